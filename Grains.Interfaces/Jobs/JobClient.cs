@@ -1,0 +1,38 @@
+namespace OrleansTasks.Jobs;
+
+/// <summary>
+/// The typed front door for C# callers (a silo, the API, any Orleans client):
+/// <c>await jobs.EnqueueAsync(new SendWelcomeEmail("a@example.com"))</c>.
+/// </summary>
+public sealed class JobClient(IGrainFactory grains)
+{
+    /// <summary>Enqueues <paramref name="payload"/> as the job type named on its <see cref="JobTypeAttribute"/>.</summary>
+    /// <param name="payload">The payload record.</param>
+    /// <param name="options">Overrides of the type's defaults; null for none.</param>
+    /// <param name="id">The job id; null to generate one. Same id twice never makes two jobs.</param>
+    public Task<EnqueueResult> EnqueueAsync<TPayload>(TPayload payload, JobOptions? options = null, string? id = null)
+        where TPayload : notnull =>
+        EnqueueAsync(JobTypeAttribute.NameOf<TPayload>(), JobJson.Serialize(payload), options, id);
+
+    /// <summary>Enqueues a job by type name with a JSON payload, as the HTTP API does.</summary>
+    /// <exception cref="ArgumentException">The id is not a valid job id.</exception>
+    public Task<EnqueueResult> EnqueueAsync(string type, string payloadJson, JobOptions? options = null, string? id = null)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        ArgumentNullException.ThrowIfNull(payloadJson);
+        id ??= JobId.New();
+        if (JobId.Validate(id) is { } problem)
+        {
+            throw new ArgumentException($"Job id {problem}", nameof(id));
+        }
+
+        return grains.GetGrain<IJobGrain>(id).EnqueueAsync(new EnqueueRequest(type, payloadJson, options ?? JobOptions.None));
+    }
+
+    /// <summary>The job's snapshot, or null when there is no such job (or the id could never name one).</summary>
+    public Task<JobSnapshot?> GetAsync(string id) =>
+        JobId.Validate(id) is null ? grains.GetGrain<IJobGrain>(id).GetSnapshotAsync() : Task.FromResult<JobSnapshot?>(null);
+
+    /// <summary>The job types the cluster knows, with their default options.</summary>
+    public Task<IReadOnlyList<JobTypeInfo>> GetJobTypesAsync() => grains.GetGrain<IJobTypesGrain>(0).GetJobTypesAsync();
+}

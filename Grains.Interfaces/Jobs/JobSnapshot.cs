@@ -1,0 +1,66 @@
+namespace OrleansTasks.Jobs;
+
+/// <summary>What went wrong in an attempt, as clients may see it: no stack traces.</summary>
+/// <param name="Type">The exception type name, e.g. <c>HttpRequestException</c> or <c>TimeoutException</c>.</param>
+/// <param name="Message">The exception message.</param>
+[GenerateSerializer, Immutable, Alias("OrleansTasks.JobError")]
+public sealed record JobError([property: Id(0)] string Type, [property: Id(1)] string Message);
+
+/// <summary>How one attempt ended.</summary>
+[GenerateSerializer, Alias("OrleansTasks.AttemptOutcome")]
+public enum AttemptOutcome
+{
+    /// <summary>Still executing.</summary>
+    Running = 0,
+
+    /// <summary>The handler returned a result.</summary>
+    Succeeded = 1,
+
+    /// <summary>The handler threw; the retry policy decides what follows.</summary>
+    Failed = 2,
+
+    /// <summary>The attempt outlived its timeout.</summary>
+    TimedOut = 3,
+
+    /// <summary>The silo running it died before it reported back. Counts toward <c>maxRetries</c>.</summary>
+    Interrupted = 4,
+
+    /// <summary>Its silo shut down gracefully and handed the job on. Does not count toward <c>maxRetries</c>.</summary>
+    HandedOff = 5,
+}
+
+/// <summary>One attempt in a job's history.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansTasks.JobAttempt")]
+public sealed record JobAttempt(
+    [property: Id(0)] int Number,
+    [property: Id(1)] DateTimeOffset StartedAt,
+    [property: Id(2)] DateTimeOffset? FinishedAt,
+    [property: Id(3)] AttemptOutcome Outcome,
+    [property: Id(4)] JobError? Error,
+    [property: Id(5)] string Silo);
+
+/// <summary>Everything a client may know about a job, at one instant.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansTasks.JobSnapshot")]
+public sealed record JobSnapshot
+{
+    [Id(0)] public required string Id { get; init; }
+    [Id(1)] public required string Type { get; init; }
+    [Id(2)] public required JobStatus Status { get; init; }
+
+    /// <summary>The payload as the JSON the handler receives.</summary>
+    [Id(3)] public required string PayloadJson { get; init; }
+
+    /// <summary>Attempts that count toward <see cref="JobPolicy.MaxRetries"/> (hand-offs excluded).</summary>
+    [Id(4)] public required int Attempts { get; init; }
+    [Id(5)] public required JobPolicy Policy { get; init; }
+    [Id(6)] public required DateTimeOffset CreatedAt { get; init; }
+    [Id(7)] public DateTimeOffset? ScheduledFor { get; init; }
+    [Id(8)] public DateTimeOffset? StartedAt { get; init; }
+    [Id(9)] public DateTimeOffset? FinishedAt { get; init; }
+    [Id(10)] public DateTimeOffset? NextAttemptAt { get; init; }
+    [Id(11)] public JobError? LastError { get; init; }
+
+    /// <summary>The handler's return value as JSON, once succeeded.</summary>
+    [Id(12)] public string? ResultJson { get; init; }
+    [Id(13)] public required IReadOnlyList<JobAttempt> History { get; init; }
+}

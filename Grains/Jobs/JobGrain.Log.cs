@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace OrleansTasks.Jobs;
+
+// Payloads are never logged: they may hold personal data such as e-mail addresses.
+public sealed partial class JobGrain
+{
+    [LoggerMessage(1, LogLevel.Information, "Job {JobId} ({JobType}) enqueued as {Status}, first run at {RunAt:o}")]
+    private partial void LogEnqueued(string jobId, string jobType, JobStatus status, DateTimeOffset runAt);
+
+    [LoggerMessage(2, LogLevel.Information, "Job {JobId} ({JobType}) attempt {Attempt} started on {Silo}")]
+    private partial void LogStarted(string jobId, string jobType, int attempt, string silo);
+
+    [LoggerMessage(3, LogLevel.Information, "Job {JobId} ({JobType}) succeeded on attempt {Attempt} in {DurationMs:F0} ms")]
+    private partial void LogSucceeded(string jobId, string jobType, int attempt, double durationMs);
+
+    [LoggerMessage(4, LogLevel.Warning, "Job {JobId} ({JobType}) attempt {Attempt} failed with {ErrorType}: {ErrorMessage}; next attempt at {NextAttemptAt:o}")]
+    private partial void LogAttemptFailed(string jobId, string jobType, int attempt, string errorType, string errorMessage, DateTimeOffset nextAttemptAt);
+
+    [LoggerMessage(5, LogLevel.Error, "Job {JobId} ({JobType}) failed after {Attempts} attempts with {ErrorType}: {ErrorMessage} (permanent: {Permanent})")]
+    private partial void LogFailed(string jobId, string jobType, int attempts, string errorType, string errorMessage, bool permanent);
+
+    [LoggerMessage(6, LogLevel.Warning, "Job {JobId} ({JobType}) attempt {Attempt} was interrupted: its silo stopped before it reported back")]
+    private partial void LogInterrupted(string jobId, string jobType, int attempt);
+
+    [LoggerMessage(7, LogLevel.Information, "Job {JobId} ({JobType}) handed off: its silo is shutting down")]
+    private partial void LogHandedOff(string jobId, string jobType);
+
+    [LoggerMessage(8, LogLevel.Error, "Job {JobId}: background processing failed; the activation is dropped and the wake-up reminder resumes it")]
+    private partial void LogPumpFailed(Exception exception, string jobId);
+
+    [LoggerMessage(9, LogLevel.Warning, "Job {JobId}: could not remove its wake-up reminder; its next tick will")]
+    private partial void LogWakeUpNotCleared(Exception exception, string jobId);
+}

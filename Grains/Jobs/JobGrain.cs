@@ -1,0 +1,423 @@
+using Orleans.Concurrency;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace OrleansTasks.Jobs;
+
+/// <summary>
+/// One job. Its state lives in grain storage (Redis in production) and, while it is not terminal, a reminder
+/// ("wake-up") in the reminder table is its durable promise to run: whichever silo owns the reminder after a crash
+/// re-activates the grain, which resumes from the stored state. In between, a background "pump" on the grain's own
+/// scheduler drives the attempts; grain calls (queries, duplicate enqueues) interleave with it and never wait for a
+/// handler, because handlers run on the thread pool (<see cref="JobRunner"/>).
+/// </summary>
+public sealed partial class JobGrain(
+    [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> job,
+    JobTypeRegistry registry,
+    JobRunner runner,
+    IOptions<JobsOptions> options,
+    TimeProvider time,
+    ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
+{
+    private const string WakeUpReminder = "wake-up";
+
+    // A retry or delayed start this close is awaited in memory (precise to milliseconds) with the activation kept
+    // alive; a later one lets the activation go and relies on the reminder alone.
+    private static readonly TimeSpan KeepWarmLimit = TimeSpan.FromMinutes(1);
+
+    // A reminder tick this early for a due time still starts the pump, which then waits out the difference.
+    private static readonly TimeSpan EarlyTickTolerance = TimeSpan.FromSeconds(1);
+
+    private Task? _pump;
+    private CancellationTokenSource? _handOff;
+    private IGrainReminder? _wakeUp;
+
+    private JobState State => job.State;
+
+    private string Id => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A job found mid-flight in storage resumes at once (its old silo is gone or it would not activate here),
+        // rather than at the next reminder tick.
+        StartPumpIfDue();
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_pump is { } pump && _handOff is { } handOff)
+        {
+            // Graceful stop: cancel the running handler and let the pump record a hand-off, so the job is
+            // rescheduled elsewhere now instead of after failure detection.
+            await handOff.CancelAsync();
+            await pump.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    public async Task<EnqueueResult> EnqueueAsync(EnqueueRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (job.RecordExists)
+        {
+            return IsSameJob(request)
+                ? new EnqueueResult { Outcome = EnqueueOutcome.Existing, Snapshot = Snapshot() }
+                : new EnqueueResult
+                {
+                    Outcome = EnqueueOutcome.Conflict,
+                    Snapshot = Snapshot(),
+                    Detail = $"Job '{Id}' already exists with a different type or payload.",
+                };
+        }
+
+        var now = time.GetUtcNow();
+        var (definition, canonicalPayload, policy, errors) = Validate(request, now);
+        if (errors.Count > 0)
+        {
+            // Nothing was written; do not keep an empty activation around either.
+            DeactivateOnIdle();
+            return EnqueueResult.Invalid(
+                errors.ContainsKey("type") ? "Unknown job type." : "The job request is invalid.", errors);
+        }
+
+        var runAt = request.Options.FirstRunAt(now);
+        var delayed = runAt > now;
+        State.Type = definition!.Name;
+        State.PayloadJson = canonicalPayload!;
+        State.Policy = policy!;
+        State.Status = delayed ? JobStatus.Scheduled : JobStatus.Queued;
+        State.CreatedAt = now;
+        State.ScheduledFor = runAt;
+        State.NextAttemptAt = runAt;
+
+        // Wake-up first, state second: a wake-up without state cleans itself up on its first tick, while state
+        // without a wake-up would be a job nobody runs after a crash.
+        await SetWakeUpAsync(delayed ? runAt - now : options.Value.RecoveryInterval);
+        await job.WriteStateAsync();
+        LogEnqueued(Id, State.Type, State.Status, runAt);
+        StartPumpIfDue();
+        return new EnqueueResult { Outcome = EnqueueOutcome.Created, Snapshot = Snapshot() };
+    }
+
+    public Task<JobSnapshot?> GetSnapshotAsync()
+    {
+        if (!job.RecordExists || (State.Status.IsTerminal() && _pump is null))
+        {
+            // Lookups of finished or unknown jobs must not pile up activations.
+            DeactivateOnIdle();
+        }
+
+        return Task.FromResult(job.RecordExists ? Snapshot() : null);
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (_pump is not null)
+        {
+            return;
+        }
+
+        if (!job.RecordExists || State.Status.IsTerminal())
+        {
+            await ClearWakeUpAsync();
+            DeactivateOnIdle();
+            return;
+        }
+
+        StartPumpIfDue();
+    }
+
+    private (JobTypeDefinition? Definition, string? Payload, JobPolicy? Policy, Dictionary<string, string[]> Errors) Validate(
+        EnqueueRequest request, DateTimeOffset now)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (JobId.Validate(Id) is { } idProblem)
+        {
+            errors["id"] = [idProblem];
+        }
+
+        if (!registry.TryGet(request.Type ?? string.Empty, out var definition))
+        {
+            errors["type"] = [$"'{request.Type}' is not a registered job type. Known types: {string.Join(", ", registry.All.Select(t => t.Name))}."];
+            return (null, null, null, errors);
+        }
+
+        var (payload, payloadErrors) = PayloadValidator.Validate(definition.PayloadType, request.PayloadJson ?? string.Empty);
+        var policy = definition.Defaults.With(request.Options);
+        foreach (var problems in new[] { payloadErrors, policy.Validate(), request.Options.ValidateSchedule(now) })
+        {
+            foreach (var (field, messages) in problems)
+            {
+                errors[field] = messages;
+            }
+        }
+
+        return (definition, payload, policy, errors);
+    }
+
+    private bool IsSameJob(EnqueueRequest request)
+    {
+        if (!string.Equals(request.Type, State.Type, StringComparison.Ordinal) || !registry.TryGet(State.Type, out var definition))
+        {
+            return false;
+        }
+
+        // Compare canonical forms, so {"Email": ...} and { "email" : ... } are the same payload.
+        var (canonical, _) = PayloadValidator.Validate(definition.PayloadType, request.PayloadJson ?? string.Empty);
+        return canonical is not null && JsonNode.DeepEquals(JsonNode.Parse(canonical), JsonNode.Parse(State.PayloadJson));
+    }
+
+    private void StartPumpIfDue()
+    {
+        if (_pump is not null || !job.RecordExists)
+        {
+            return;
+        }
+
+        var due = State.Status switch
+        {
+            JobStatus.Queued or JobStatus.Running => true,
+            JobStatus.Scheduled or JobStatus.Retrying => State.NextAttemptAt is not { } at || at - time.GetUtcNow() <= KeepWarmLimit,
+            _ => false,
+        };
+        if (due)
+        {
+            _handOff = new CancellationTokenSource();
+            _pump = PumpAsync(_handOff.Token);
+        }
+    }
+
+    private async Task PumpAsync(CancellationToken handOff)
+    {
+        // Leave the caller's turn first: the pump is background work on this grain's scheduler, not part of a call.
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.ForceYielding);
+
+        // Background work does not keep an activation alive by itself; this timer does, until the pump ends.
+        using var keepAlive = this.RegisterGrainTimer(static () => Task.CompletedTask,
+            new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
+        try
+        {
+            while (!handOff.IsCancellationRequested && await StepAsync(handOff))
+            {
+            }
+        }
+        catch (OperationCanceledException) when (handOff.IsCancellationRequested)
+        {
+            // Shutting down while waiting; the stored state and the wake-up still describe the job correctly.
+        }
+        catch (Exception ex)
+        {
+            // Most likely storage is unreachable. In-memory state may now be ahead of what is stored, so drop this
+            // activation; the next reminder tick re-activates from storage and carries on.
+            LogPumpFailed(ex, Id);
+            DeactivateOnIdle();
+        }
+        finally
+        {
+            _pump = null;
+            _handOff?.Dispose();
+            _handOff = null;
+        }
+    }
+
+    /// <summary>Moves the job one step; false when there is nothing more to do in this activation.</summary>
+    private async Task<bool> StepAsync(CancellationToken handOff)
+    {
+        switch (State.Status)
+        {
+            case JobStatus.Running:
+                // Stored as running, yet no handler runs here: the silo that ran it died mid-attempt.
+                await RecordInterruptedAttemptAsync();
+                return true;
+
+            case JobStatus.Scheduled or JobStatus.Retrying:
+                var wait = (State.NextAttemptAt ?? time.GetUtcNow()) - time.GetUtcNow();
+                if (wait > KeepWarmLimit)
+                {
+                    return false;
+                }
+
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, time, handOff);
+                }
+
+                // Not persisted: the "running" write that follows is, and until then the stored due state resumes the same way.
+                State.Status = JobStatus.Queued;
+                return true;
+
+            case JobStatus.Queued:
+                await RunAttemptAsync(handOff);
+                return true;
+
+            default:
+                await ClearWakeUpAsync();
+                DeactivateOnIdle();
+                return false;
+        }
+    }
+
+    private async Task RunAttemptAsync(CancellationToken handOff)
+    {
+        if (!registry.TryGet(State.Type, out var definition))
+        {
+            var error = new JobError("UnknownJobType", $"No handler is registered for '{State.Type}' on this silo.");
+            await FinishAsync(JobStatus.Failed, null, error);
+            return;
+        }
+
+        JobAttempt attempt;
+        AttemptResult result;
+        using (await runner.AcquireSlotAsync(handOff))
+        {
+            var now = time.GetUtcNow();
+            State.Attempts++;
+            attempt = new JobAttempt(State.History.Count + 1, now, null, AttemptOutcome.Running, null, RuntimeIdentity);
+            State.History.Add(attempt);
+            State.Status = JobStatus.Running;
+            State.StartedAt ??= now;
+            State.NextAttemptAt = null;
+            await job.WriteStateAsync();
+            LogStarted(Id, State.Type, State.Attempts, RuntimeIdentity);
+
+            var context = new JobContext(Id, State.Type, State.Attempts, State.Policy.MaxRetries);
+            result = await runner.RunAsync(definition, State.PayloadJson, context, State.Policy.Timeout, handOff);
+        }
+
+        var finished = attempt with { FinishedAt = time.GetUtcNow(), Outcome = result.Outcome, Error = result.Error };
+        State.History[^1] = finished;
+        switch (result.Outcome)
+        {
+            case AttemptOutcome.Succeeded:
+                LogSucceeded(Id, State.Type, State.Attempts, (finished.FinishedAt!.Value - finished.StartedAt).TotalMilliseconds);
+                await FinishAsync(JobStatus.Succeeded, result.ResultJson, null);
+                break;
+
+            case AttemptOutcome.HandedOff:
+                // Not the job's fault: the attempt does not count, and the job is due again at once elsewhere.
+                State.Attempts--;
+                State.Status = JobStatus.Queued;
+                State.NextAttemptAt = time.GetUtcNow();
+                await job.WriteStateAsync();
+                await SetWakeUpAsync(TimeSpan.FromSeconds(1));
+                LogHandedOff(Id, State.Type);
+                break;
+
+            default:
+                await FailAttemptAsync(result.Error!, result.Permanent, retryAtOnce: false);
+                break;
+        }
+    }
+
+    private Task RecordInterruptedAttemptAsync()
+    {
+        var error = new JobError("AttemptInterrupted", "The silo running this attempt stopped before the attempt reported back.");
+        if (State.History is [.., { Outcome: AttemptOutcome.Running } last])
+        {
+            State.History[^1] = last with { FinishedAt = time.GetUtcNow(), Outcome = AttemptOutcome.Interrupted, Error = error };
+        }
+
+        LogInterrupted(Id, State.Type, State.Attempts);
+
+        // The interrupted attempt was counted when it started; re-run at once (the job did nothing wrong that a
+        // backoff would help), unless it has used up its attempts, which stops a job that kills silos from looping.
+        return FailAttemptAsync(error, permanent: false, retryAtOnce: true);
+    }
+
+    private async Task FailAttemptAsync(JobError error, bool permanent, bool retryAtOnce)
+    {
+        State.LastError = error;
+        if (permanent || State.Attempts > State.Policy.MaxRetries)
+        {
+            LogFailed(Id, State.Type, State.Attempts, error.Type, error.Message, permanent);
+            await FinishAsync(JobStatus.Failed, null, error);
+            return;
+        }
+
+        var delay = retryAtOnce ? TimeSpan.Zero : Backoff.Delay(State.Attempts, State.Policy, Random.Shared.NextDouble());
+        var next = time.GetUtcNow() + delay;
+        State.Status = retryAtOnce ? JobStatus.Queued : JobStatus.Retrying;
+        State.NextAttemptAt = next;
+        await job.WriteStateAsync();
+        if (!retryAtOnce)
+        {
+            await SetWakeUpAsync(delay);
+        }
+
+        LogAttemptFailed(Id, State.Type, State.Attempts, error.Type, error.Message, next);
+    }
+
+    private async Task FinishAsync(JobStatus status, string? resultJson, JobError? error)
+    {
+        State.Status = status;
+        State.ResultJson = resultJson;
+        State.LastError = error ?? State.LastError;
+        State.FinishedAt = time.GetUtcNow();
+        State.NextAttemptAt = null;
+
+        // State first: if we die before the reminder is gone, its next tick finds a terminal job and removes it.
+        await job.WriteStateAsync();
+        await ClearWakeUpAsync();
+        DeactivateOnIdle();
+    }
+
+    private async Task SetWakeUpAsync(TimeSpan dueTime)
+    {
+        // A zero due time skips the first tick (dotnet/orleans#9385), hence the 1 ms floor.
+        var due = dueTime < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : dueTime;
+        _wakeUp = await this.RegisterOrUpdateReminder(WakeUpReminder, due, options.Value.RecoveryInterval);
+    }
+
+    private async Task ClearWakeUpAsync()
+    {
+        try
+        {
+            _wakeUp ??= await this.GetReminder(WakeUpReminder);
+            if (_wakeUp is not null)
+            {
+                await this.UnregisterReminder(_wakeUp);
+                _wakeUp = null;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Harmless: the reminder's next tick sees a terminal job and tries again.
+            _wakeUp = null;
+            LogWakeUpNotCleared(ex, Id);
+        }
+    }
+
+    private JobSnapshot Snapshot() => new()
+    {
+        Id = Id,
+        Type = State.Type,
+        Status = State.Status,
+        PayloadJson = State.PayloadJson,
+        Attempts = State.Attempts,
+        Policy = State.Policy,
+        CreatedAt = State.CreatedAt,
+        ScheduledFor = State.ScheduledFor,
+        StartedAt = State.StartedAt,
+        FinishedAt = State.FinishedAt,
+        NextAttemptAt = State.NextAttemptAt,
+        LastError = State.LastError,
+        ResultJson = State.ResultJson,
+        History = [.. State.History],
+    };
+}
+
+/// <summary>Answers job-type questions from the local registry on whichever silo receives the call.</summary>
+[StatelessWorker]
+public sealed class JobTypesGrain(JobTypeRegistry registry) : Grain, IJobTypesGrain
+{
+    public Task<IReadOnlyList<JobTypeInfo>> GetJobTypesAsync() =>
+        Task.FromResult<IReadOnlyList<JobTypeInfo>>([.. registry.All.Select(t => t.ToInfo())]);
+}
+
+/// <summary>Names of the storage providers the grains use.</summary>
+public static class StorageNames
+{
+    /// <summary>Grain storage holding job state.</summary>
+    public const string Jobs = "jobs";
+}

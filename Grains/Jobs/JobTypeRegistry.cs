@@ -1,0 +1,142 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace OrleansTasks.Jobs;
+
+/// <summary>Defaults of one job type, set where it is registered (Dramatiq's <c>@actor(max_retries=..., ...)</c>).</summary>
+public sealed class JobTypeOptions
+{
+    /// <summary>Default 20.</summary>
+    public int MaxRetries { get; set; } = JobPolicy.Default.MaxRetries;
+
+    /// <summary>Default 15 seconds.</summary>
+    public TimeSpan MinBackoff { get; set; } = JobPolicy.Default.MinBackoff;
+
+    /// <summary>Default 7 days.</summary>
+    public TimeSpan MaxBackoff { get; set; } = JobPolicy.Default.MaxBackoff;
+
+    /// <summary>Default 10 minutes.</summary>
+    public TimeSpan Timeout { get; set; } = JobPolicy.Default.Timeout;
+
+    /// <summary>Exception types (and their subclasses) that fail the job at once instead of being retried.</summary>
+    public List<Type> NonRetryableExceptions { get; } = [];
+
+    /// <summary>Adds <typeparamref name="TException"/> to <see cref="NonRetryableExceptions"/>.</summary>
+    public JobTypeOptions DoNotRetryOn<TException>() where TException : Exception
+    {
+        NonRetryableExceptions.Add(typeof(TException));
+        return this;
+    }
+
+    internal JobPolicy ToPolicy() => new(MaxRetries, MinBackoff, MaxBackoff, Timeout);
+}
+
+/// <summary>A registered job type: how to validate its payload and how to run it.</summary>
+public sealed class JobTypeDefinition
+{
+    internal JobTypeDefinition(string name, Type payloadType, JobPolicy defaults, IReadOnlyList<Type> nonRetryable,
+        Func<IServiceProvider, object, JobContext, CancellationToken, Task<string>> execute)
+    {
+        Name = name;
+        PayloadType = payloadType;
+        Defaults = defaults;
+        NonRetryableExceptions = nonRetryable;
+        Execute = execute;
+    }
+
+    public string Name { get; }
+    public Type PayloadType { get; }
+    public JobPolicy Defaults { get; }
+    public IReadOnlyList<Type> NonRetryableExceptions { get; }
+
+    /// <summary>Creates the handler, runs it on the deserialized payload and returns the result as JSON.</summary>
+    internal Func<IServiceProvider, object, JobContext, CancellationToken, Task<string>> Execute { get; }
+
+    /// <summary>True when <paramref name="exception"/> must fail the job without retries.</summary>
+    public bool IsPermanent(Exception exception) =>
+        exception is PermanentJobFailureException
+        || NonRetryableExceptions.Any(type => type.IsInstanceOfType(exception));
+
+    /// <summary>Parses a payload already accepted at enqueue.</summary>
+    public object DeserializePayload(string payloadJson) =>
+        JsonSerializer.Deserialize(payloadJson, PayloadType, JobJson.Options)
+        ?? throw new JsonException("The payload is null.");
+
+    public JobTypeInfo ToInfo() => new(Name, PayloadType.Name, Defaults);
+}
+
+/// <summary>Collects job types at start-up: <c>jobs.Add&lt;SendWelcomeEmailHandler&gt;(o =&gt; o.MaxRetries = 3)</c>.</summary>
+public sealed class JobTypeRegistryBuilder(IServiceCollection services)
+{
+    private readonly Dictionary<string, JobTypeDefinition> _types = new(StringComparer.Ordinal);
+
+    /// <summary>The silo's services, for job types that bring options or dependencies of their own.</summary>
+    public IServiceCollection Services { get; } = services;
+
+    /// <summary>
+    /// Registers <typeparamref name="THandler"/>, which implements <see cref="IJobHandler{TPayload, TResult}"/>; the
+    /// job type's name comes from the payload's <see cref="JobTypeAttribute"/>.
+    /// </summary>
+    public JobTypeRegistryBuilder Add<THandler>(Action<JobTypeOptions>? configure = null) where THandler : class
+    {
+        var handlerInterface = typeof(THandler).GetInterfaces()
+            .SingleOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IJobHandler<,>))
+            ?? throw new InvalidOperationException($"{typeof(THandler).Name} must implement IJobHandler<TPayload, TResult> exactly once.");
+        var arguments = handlerInterface.GetGenericArguments();
+        var adapter = (IHandlerAdapter)Activator.CreateInstance(
+            typeof(HandlerAdapter<,,>).MakeGenericType(typeof(THandler), arguments[0], arguments[1]))!;
+
+        var options = new JobTypeOptions();
+        configure?.Invoke(options);
+        var policy = options.ToPolicy();
+        var name = JobTypeAttribute.NameOf(arguments[0]);
+        if (policy.Validate() is { Count: > 0 } errors)
+        {
+            throw new InvalidOperationException(
+                $"Job type '{name}' has invalid defaults: {string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(" ", e.Value)}"))}");
+        }
+
+        if (!_types.TryAdd(name, new JobTypeDefinition(name, arguments[0], policy, [.. options.NonRetryableExceptions], adapter.ExecuteAsync)))
+        {
+            throw new InvalidOperationException($"Job type '{name}' is registered twice.");
+        }
+
+        return this;
+    }
+
+    internal JobTypeRegistry Build() => new(_types.ToFrozenDictionary(StringComparer.Ordinal));
+
+    private interface IHandlerAdapter
+    {
+        Task<string> ExecuteAsync(IServiceProvider services, object payload, JobContext context, CancellationToken cancellationToken);
+    }
+
+    private sealed class HandlerAdapter<THandler, TPayload, TResult> : IHandlerAdapter
+        where THandler : class, IJobHandler<TPayload, TResult>
+    {
+        public async Task<string> ExecuteAsync(IServiceProvider services, object payload, JobContext context, CancellationToken cancellationToken)
+        {
+            // A fresh handler per attempt, so handlers may hold per-attempt state and are disposed with it.
+            var handler = ActivatorUtilities.CreateInstance<THandler>(services);
+            try
+            {
+                var result = await handler.HandleAsync((TPayload)payload, context, cancellationToken).ConfigureAwait(false);
+                return JobJson.Serialize(result);
+            }
+            finally
+            {
+                (handler as IDisposable)?.Dispose();
+            }
+        }
+    }
+}
+
+/// <summary>The job types this silo can run. Immutable after start-up.</summary>
+public sealed class JobTypeRegistry(FrozenDictionary<string, JobTypeDefinition> types)
+{
+    public bool TryGet(string name, out JobTypeDefinition definition) => types.TryGetValue(name, out definition!);
+
+    /// <summary>All types, sorted by name.</summary>
+    public IReadOnlyList<JobTypeDefinition> All { get; } = [.. types.Values.OrderBy(t => t.Name, StringComparer.Ordinal)];
+}

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.TestingHost;
+using OrleansTasks.Examples;
+using OrleansTasks.Jobs;
+using OrleansTasks.Silo;
+
+namespace OrleansTasks.Tests.Infrastructure;
+
+/// <summary>Settings every test silo shares: short example durations, a small worker pool, fast recovery ticks.</summary>
+public static class TestSiloSettings
+{
+    public const int MaxConcurrency = 4;
+
+    public static Dictionary<string, string?> Values(string? redis = null) => new()
+    {
+        ["Jobs:MaxConcurrency"] = MaxConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Jobs:RecoveryInterval"] = "00:00:02",
+        ["Examples:EmailDuration"] = "00:00:00.100",
+        ["Examples:ReportDuration"] = "00:00:00.100",
+        ["Examples:ImageDuration"] = "00:00:00.100",
+        [SiloSetup.RedisConnectionKey] = redis,
+    };
+
+    /// <summary>The production engine wiring plus the test job types, on one test silo.</summary>
+    public static void Apply(IHostApplicationBuilder host, string? redis, LogCapture? logs = null)
+    {
+        host.Configuration.AddInMemoryCollection(Values(redis));
+        host.Services.AddOrleansTasks(jobs => jobs.AddExampleJobs().AddTestJobs());
+        if (logs is not null)
+        {
+            host.Services.AddSingleton<ILoggerProvider>(logs);
+        }
+    }
+}
+
+/// <summary>One in-memory silo shared by the engine tests (sequential within the collection).</summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public LogCapture Logs { get; } = new();
+
+    public JobClient Jobs => new(Cluster.Client);
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSiloHost((_, host) => TestSiloSettings.Apply(host, redis: null, Logs));
+        builder.ConfigureSilo((_, silo) => silo.AddJobProviders(redis: null));
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+
+    /// <summary>Polls the job until it reaches a terminal state.</summary>
+    public Task<JobSnapshot> WaitForTerminalAsync(string id, TimeSpan? timeout = null) =>
+        WaitForAsync(id, s => s.Status.IsTerminal(), timeout);
+
+    public async Task<JobSnapshot> WaitForAsync(string id, Func<JobSnapshot, bool> condition, TimeSpan? timeout = null) =>
+        (await Poll.UntilAsync(() => Jobs.GetAsync(id), s => s is not null && condition(s), timeout, $"job {id}"))!;
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "in-memory cluster";
+}

@@ -1,0 +1,39 @@
+using System.Diagnostics;
+
+namespace OrleansTasks.Tests.Infrastructure;
+
+/// <summary>Waits for a condition with a deadline: the only way tests here synchronise with background work.</summary>
+public static class Poll
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Re-evaluates <paramref name="probe"/> until <paramref name="done"/> holds; fails with the last value at the deadline.</summary>
+    public static async Task<T> UntilAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan? timeout = null, string? what = null)
+    {
+        var deadline = Stopwatch.StartNew();
+        var limit = timeout ?? DefaultTimeout;
+        T last;
+        while (true)
+        {
+            last = await probe();
+            if (done(last))
+            {
+                return last;
+            }
+
+            if (deadline.Elapsed > limit)
+            {
+                throw new TimeoutException($"Condition not met within {limit}: {what ?? "condition"}. Last value: {Describe(last)}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private static string Describe<T>(T value) => value switch
+    {
+        null => "null",
+        Jobs.JobSnapshot s => $"{s.Id} {s.Status} attempts={s.Attempts} lastError={s.LastError}",
+        _ => value.ToString() ?? string.Empty,
+    };
+}
