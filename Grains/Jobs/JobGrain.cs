@@ -97,6 +97,11 @@ public sealed partial class JobGrain(
         await job.WriteStateAsync();
         LogEnqueued(Id, State.Type, State.Status, runAt);
         StartPumpIfDue();
+        if (_pump is null)
+        {
+            // Scheduled far ahead: nothing to do in memory until the reminder fires.
+            DeactivateOnIdle();
+        }
         return new EnqueueResult { Outcome = EnqueueOutcome.Created, Snapshot = Snapshot() };
     }
 
@@ -232,15 +237,18 @@ public sealed partial class JobGrain(
                 return true;
 
             case JobStatus.Scheduled or JobStatus.Retrying:
-                var wait = (State.NextAttemptAt ?? time.GetUtcNow()) - time.GetUtcNow();
-                if (wait > KeepWarmLimit)
+                var due = State.NextAttemptAt ?? time.GetUtcNow();
+                if (due - time.GetUtcNow() > KeepWarmLimit)
                 {
+                    // Far off: free the memory; the reminder brings the job back when it is due.
+                    DeactivateOnIdle();
                     return false;
                 }
 
-                if (wait > TimeSpan.Zero)
+                // Timers may fire a little early; never start before the promised time.
+                for (var wait = due - time.GetUtcNow(); wait > TimeSpan.Zero; wait = due - time.GetUtcNow())
                 {
-                    await Task.Delay(wait, time, handOff);
+                    await Task.Delay(wait + TimeSpan.FromMilliseconds(1), time, handOff);
                 }
 
                 // Not persisted: the "running" write that follows is, and until then the stored due state resumes the same way.
