@@ -27,6 +27,10 @@ public static class SiloSetup
 
         // The engine's reminders tick every Jobs:RecoveryInterval (15 s by default), below Orleans' 1 minute floor.
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = MinimumReminderPeriod);
+
+        // System.Text.Json builds records through their constructors. The default Newtonsoft serializer populates
+        // property objects in place, which silently restored every job's policy as the defaults.
+        silo.UseSystemTextJsonGrainStorageSerializer();
         if (string.IsNullOrWhiteSpace(redis))
         {
             return silo.AddMemoryGrainStorage(StorageNames.Jobs).UseInMemoryReminderService();
@@ -76,6 +80,8 @@ public static class SiloSetup
                 o.AdvertisedIPAddress = IPAddress.Parse(advertised);
             }
         });
+        // Failure detection (ProbeTimeout, NumMissedProbesLimit, ...) is tunable without a rebuild.
+        silo.Configure<ClusterMembershipOptions>(section.GetSection("Membership"));
         var redisOptions = ParseRedis(redis);
         return silo.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
     }

@@ -1,0 +1,136 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using OrleansTasks.Jobs;
+using OrleansTasks.Silo;
+
+namespace OrleansTasks.Tests.Infrastructure;
+
+/// <summary>Which cluster a silo or client joins, and where the silo listens.</summary>
+public sealed record ClusterIdentity(string ServiceId, string ClusterId)
+{
+    public static ClusterIdentity New() => new($"svc-{Guid.NewGuid():N}", $"cl-{Guid.NewGuid():N}");
+}
+
+/// <summary>
+/// A silo host built exactly as Silo/Program.cs builds it on Redis (<see cref="SiloSetup"/>: Redis clustering, grain
+/// storage and reminders), configured through the same keys, plus the test job types.
+/// </summary>
+public sealed class RedisSilo : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private RedisSilo(IHost host, int siloPort)
+    {
+        _host = host;
+        SiloPort = siloPort;
+    }
+
+    public int SiloPort { get; }
+
+    public static async Task<RedisSilo> StartAsync(RedisServer redis, ClusterIdentity identity, int? siloPort = null, LogCapture? logs = null)
+    {
+        var port = siloPort ?? RedisServer.FreePort();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Orleans:ServiceId"] = identity.ServiceId,
+            ["Orleans:ClusterId"] = identity.ClusterId,
+            ["Orleans:Endpoints:SiloPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans:Endpoints:GatewayPort"] = RedisServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans:Endpoints:AdvertisedIPAddress"] = "127.0.0.1",
+
+            // Fast failure detection so crash tests finish in seconds (ORLEANS-NOTES test settings).
+            ["Orleans:Membership:ProbeTimeout"] = "00:00:01",
+            ["Orleans:Membership:NumMissedProbesLimit"] = "1",
+            ["Orleans:Membership:NumVotesForDeathDeclaration"] = "1",
+            ["Orleans:Membership:TableRefreshTimeout"] = "00:00:02",
+        });
+        TestSiloSettings.Apply(builder, redis.ConnectionString, logs);
+        builder.Logging.AddFilter(level => level >= LogLevel.Warning);
+        builder.UseOrleans(silo => silo.AddClustering(builder.Configuration).AddJobProviders(redis.ConnectionString));
+        var host = builder.Build();
+        await host.StartAsync();
+        return new RedisSilo(host, port);
+    }
+
+    /// <summary>Stops the silo with no goodbye: no deactivation, no hand-off, as a SIGKILL would.</summary>
+    public async Task CrashAsync()
+    {
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        try
+        {
+            await _host.StopAsync(cancelled.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected: the stop was cut short on purpose.
+        }
+
+        _host.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _host.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        {
+            // Already crashed or slow to stop; either way it is gone.
+        }
+
+        _host.Dispose();
+    }
+}
+
+/// <summary>An Orleans client host that finds the silos through Redis, as the API process does.</summary>
+public sealed class RedisClient : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private RedisClient(IHost host) => _host = host;
+
+    public JobClient Jobs => _host.Services.GetRequiredService<JobClient>();
+
+    public IClusterClient Orleans => _host.Services.GetRequiredService<IClusterClient>();
+
+    public static async Task<RedisClient> StartAsync(RedisServer redis, ClusterIdentity identity)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ServiceId = identity.ServiceId;
+                o.ClusterId = identity.ClusterId;
+            });
+            client.UseRedisClustering(o => o.ConfigurationOptions = SiloSetup.ParseRedis(redis.ConnectionString));
+        });
+        builder.Services.AddSingleton<JobClient>();
+        var host = builder.Build();
+        await host.StartAsync();
+        return new RedisClient(host);
+    }
+
+    public Task<JobSnapshot> WaitForAsync(string id, Func<JobSnapshot, bool> condition, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => Jobs.GetAsync(id), s => s is not null && condition(s), timeout ?? TimeSpan.FromSeconds(60), $"job {id}")!;
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _host.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Gone either way.
+        }
+
+        _host.Dispose();
+    }
+}
