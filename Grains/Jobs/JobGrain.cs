@@ -2,6 +2,7 @@ using Orleans.Concurrency;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace OrleansTasks.Jobs;
 
@@ -17,6 +18,7 @@ public sealed partial class JobGrain(
     JobTypeRegistry registry,
     JobRunner runner,
     IOptions<JobsOptions> options,
+    IOptions<GrainCollectionOptions> collection,
     TimeProvider time,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
 {
@@ -198,9 +200,11 @@ public sealed partial class JobGrain(
         // Leave the caller's turn first: the pump is background work on this grain's scheduler, not part of a call.
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.ForceYielding);
 
-        // Background work does not keep an activation alive by itself; this timer does, until the pump ends.
+        // Background work does not keep an activation alive by itself (idle collection would drop it mid-handler);
+        // a KeepAlive timer's ticks count as activity, so tick well within the collection age until the pump ends.
+        var keepAlivePeriod = collection.Value.CollectionAge / 3;
         using var keepAlive = this.RegisterGrainTimer(static () => Task.CompletedTask,
-            new GrainTimerCreationOptions(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)) { KeepAlive = true, Interleave = true });
+            new GrainTimerCreationOptions(keepAlivePeriod, keepAlivePeriod) { KeepAlive = true, Interleave = true });
         try
         {
             while (!handOff.IsCancellationRequested && await StepAsync(handOff))

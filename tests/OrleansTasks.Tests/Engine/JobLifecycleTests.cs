@@ -116,6 +116,22 @@ public sealed class JobLifecycleTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task HandlerOutlivingTheResponseTimeoutAndCollectionAgeFinishesInOneAttempt()
+    {
+        var runFor = (ClusterFixture.ShortResponseTimeout + ClusterFixture.ShortCollectionAge) * 1.5;
+        var created = await Jobs.EnqueueAsync(new Slow((int)runFor.TotalMilliseconds), new JobOptions { MaxRetries = 0 });
+
+        // Not polling the job meanwhile: queries would keep the activation busy and hide a collection.
+        await Poll.UntilAsync(() => Task.FromResult(TestJobLog.Completions.ContainsKey(created.Snapshot!.Id)), done => done,
+            TimeSpan.FromSeconds(60), "the slow handler to finish");
+        var done = await fixture.WaitForTerminalAsync(created.Snapshot!.Id);
+
+        Assert.Equal(JobStatus.Succeeded, done.Status);
+        var attempt = Assert.Single(done.History);
+        Assert.True(attempt.FinishedAt!.Value - attempt.StartedAt >= runFor, $"ran {attempt.FinishedAt - attempt.StartedAt}");
+    }
+
+    [Fact]
     public async Task DelayedJobWaitsScheduledAndStartsNoEarlierThanItsTime()
     {
         var created = await Jobs.EnqueueAsync(new Echo("later"), new JobOptions { Delay = TimeSpan.FromSeconds(1.5) });

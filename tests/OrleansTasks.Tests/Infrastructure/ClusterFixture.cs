@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
 using Orleans.TestingHost;
 using OrleansTasks.Examples;
 using OrleansTasks.Jobs;
@@ -39,6 +40,9 @@ public static class TestSiloSettings
 /// <summary>One in-memory silo shared by the engine tests (sequential within the collection).</summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
+    public static readonly TimeSpan ShortResponseTimeout = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan ShortCollectionAge = TimeSpan.FromSeconds(3);
+
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public LogCapture Logs { get; } = new();
@@ -48,8 +52,27 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSiloHost((_, host) => TestSiloSettings.Apply(host, redis: null, Logs));
-        builder.ConfigureSilo((_, silo) => silo.AddJobProviders(redis: null));
+        builder.ConfigureSiloHost((_, host) =>
+        {
+            TestSiloSettings.Apply(host, redis: null, Logs);
+
+            // Reminder ticks count as activity; keep them rarer than the collection age so they cannot hide a
+            // running job's activation being collected. Nothing crashes in this cluster, so recovery speed is moot.
+            host.Configuration["Jobs:RecoveryInterval"] = "00:00:10";
+        });
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddJobProviders(redis: null);
+
+            // Short enough that a handler outlives both, to prove neither cuts it off.
+            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = ShortResponseTimeout);
+            silo.Configure<GrainCollectionOptions>(o =>
+            {
+                o.CollectionQuantum = TimeSpan.FromSeconds(1);
+                o.CollectionAge = ShortCollectionAge;
+            });
+        });
+        builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ShortResponseTimeout));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }

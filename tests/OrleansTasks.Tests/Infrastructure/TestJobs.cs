@@ -26,6 +26,7 @@ public sealed record Gate(string Name);
 public static class TestJobLog
 {
     public static ConcurrentDictionary<string, int> Executions { get; } = new();
+    public static ConcurrentDictionary<string, int> Completions { get; } = new();
     public static ConcurrentDictionary<string, TaskCompletionSource> Gates { get; } = new();
     public static ConcurrentDictionary<string, int> Running { get; } = new();
     public static ConcurrentDictionary<string, int> MaxRunning { get; } = new();
@@ -95,6 +96,7 @@ public sealed class SlowHandler : IJobHandler<Slow, bool>
     {
         TestJobLog.Executed(context);
         await Task.Delay(payload.Milliseconds, cancellationToken);
+        TestJobLog.Completions.AddOrUpdate(context.JobId, 1, (_, n) => n + 1);
         return true;
     }
 }
