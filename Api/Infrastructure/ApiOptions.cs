@@ -1,0 +1,13 @@
+namespace OrleansTasks.Api.Infrastructure;
+
+/// <summary>HTTP-side settings, bound from the <c>Api</c> configuration section.</summary>
+public sealed class ApiOptions
+{
+    public const string SectionName = "Api";
+
+    /// <summary>Largest accepted request body; larger ones get 413. Default: 256 KiB.</summary>
+    public long MaxRequestBytes { get; set; } = 256 * 1024;
+
+    /// <summary>How long <c>/health/ready</c> waits for the cluster to answer. Default: 2 seconds.</summary>
+    public TimeSpan ReadinessTimeout { get; set; } = TimeSpan.FromSeconds(2);
+}

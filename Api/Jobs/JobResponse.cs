@@ -1,0 +1,64 @@
+using System.Text.Json;
+using OrleansTasks.Jobs;
+
+namespace OrleansTasks.Api.Jobs;
+
+/// <summary>A job as the HTTP API shows it. Times are UTC; durations are hh:mm:ss (days as d.hh:mm:ss).</summary>
+public sealed record JobResponse(
+    string Id,
+    string Type,
+    string Status,
+    JsonElement Payload,
+    int Attempts,
+    int MaxRetries,
+    TimeSpan MinBackoff,
+    TimeSpan MaxBackoff,
+    TimeSpan Timeout,
+    DateTime CreatedAt,
+    DateTime? ScheduledFor,
+    DateTime? StartedAt,
+    DateTime? FinishedAt,
+    DateTime? NextAttemptAt,
+    JobErrorResponse? LastError,
+    JsonElement? Result,
+    IReadOnlyList<AttemptResponse> History)
+{
+    public static JobResponse From(JobSnapshot s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        return new(
+            s.Id, s.Type, s.Status.ToWireName(), Parse(s.PayloadJson), s.Attempts,
+            s.Policy.MaxRetries, s.Policy.MinBackoff, s.Policy.MaxBackoff, s.Policy.Timeout,
+            s.CreatedAt.UtcDateTime, s.ScheduledFor?.UtcDateTime, s.StartedAt?.UtcDateTime, s.FinishedAt?.UtcDateTime,
+            s.NextAttemptAt?.UtcDateTime, JobErrorResponse.From(s.LastError),
+            s.ResultJson is null ? null : Parse(s.ResultJson),
+            [.. s.History.Select(AttemptResponse.From)]);
+    }
+
+    private static JsonElement Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+}
+
+/// <summary>What went wrong: exception type and message, never a stack trace.</summary>
+public sealed record JobErrorResponse(string Type, string Message)
+{
+    public static JobErrorResponse? From(JobError? error) => error is null ? null : new(error.Type, error.Message);
+}
+
+/// <summary>One attempt: outcome is running, succeeded, failed, timedOut, interrupted or handedOff.</summary>
+public sealed record AttemptResponse(int Number, DateTime StartedAt, DateTime? FinishedAt, string Outcome, JobErrorResponse? Error, string Silo)
+{
+    public static AttemptResponse From(JobAttempt a) => new(
+        a.Number, a.StartedAt.UtcDateTime, a.FinishedAt?.UtcDateTime,
+        JsonNamingPolicy.CamelCase.ConvertName(a.Outcome.ToString()), JobErrorResponse.From(a.Error), a.Silo);
+}
+
+/// <summary>A registered job type and its defaults.</summary>
+public sealed record JobTypeResponse(string Name, string PayloadType, int MaxRetries, TimeSpan MinBackoff, TimeSpan MaxBackoff, TimeSpan Timeout)
+{
+    public static JobTypeResponse From(JobTypeInfo t) =>
+        new(t.Name, t.PayloadType, t.Defaults.MaxRetries, t.Defaults.MinBackoff, t.Defaults.MaxBackoff, t.Defaults.Timeout);
+}

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansTasks.Jobs;
+
+namespace OrleansTasks.Api.Jobs;
+
+/// <summary>
+/// <c>POST /jobs</c> body. Only <c>type</c> is required. Durations are ISO 8601 (<c>"PT30S"</c>) or hh:mm:ss.
+/// </summary>
+/// <param name="Type">A registered job type, e.g. <c>send_welcome_email</c>.</param>
+/// <param name="Payload">A JSON object matching the job type's payload; omitted means <c>{}</c>.</param>
+/// <param name="Id">1–128 characters of A-Za-z0-9._:- ; omitted means a generated, time-sortable id.</param>
+/// <param name="Delay">Start no earlier than this long from now.</param>
+/// <param name="RunAt">Start no earlier than this instant (not with <paramref name="Delay"/>).</param>
+/// <param name="MaxRetries">Retries after the first attempt (0–1000).</param>
+/// <param name="MinBackoff">Backoff before the first retry.</param>
+/// <param name="MaxBackoff">Cap of the doubling backoff.</param>
+/// <param name="Timeout">Time limit of one attempt.</param>
+public sealed record SubmitJobRequest(
+    string? Type,
+    JsonElement? Payload = null,
+    string? Id = null,
+    TimeSpan? Delay = null,
+    DateTimeOffset? RunAt = null,
+    int? MaxRetries = null,
+    TimeSpan? MinBackoff = null,
+    TimeSpan? MaxBackoff = null,
+    TimeSpan? Timeout = null);
+
+/// <summary>Submitting and reading jobs.</summary>
+public static class JobsApi
+{
+    public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
+    {
+        var jobs = app.MapGroup("/jobs").WithTags("Jobs");
+        jobs.MapPost("/", SubmitAsync)
+            .WithName("SubmitJob")
+            .WithSummary("Enqueue a job")
+            .WithDescription("202 with the new job; 200 when the id already names the same job; 409 when it names a different one.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        jobs.MapGet("/{id}", GetAsync)
+            .WithName("GetJob")
+            .WithSummary("Read a job's state")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        app.MapGet("/job-types", GetJobTypesAsync)
+            .WithTags("Jobs")
+            .WithName("GetJobTypes")
+            .WithSummary("List the registered job types with their default options");
+        return app;
+    }
+
+    public static async Task<Results<Accepted<JobResponse>, Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+        SubmitJobRequest request, JobClient jobs)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(jobs);
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(request.Type))
+        {
+            errors["type"] = ["is required."];
+        }
+
+        var id = request.Id ?? JobId.New();
+        if (JobId.Validate(id) is { } idProblem)
+        {
+            errors["id"] = [idProblem];
+        }
+
+        if (request.Payload is { ValueKind: not (JsonValueKind.Object or JsonValueKind.Undefined) })
+        {
+            errors["payload"] = ["must be a JSON object."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, "The job request is invalid.");
+        }
+
+        var options = new JobOptions
+        {
+            MaxRetries = request.MaxRetries,
+            MinBackoff = request.MinBackoff,
+            MaxBackoff = request.MaxBackoff,
+            Timeout = request.Timeout,
+            Delay = request.Delay,
+            RunAt = request.RunAt,
+        };
+        var payload = request.Payload is { ValueKind: JsonValueKind.Object } body ? body.GetRawText() : "{}";
+        var result = await jobs.EnqueueAsync(request.Type!, payload, options, id);
+        return ToHttpResult(result);
+    }
+
+    /// <summary>How an enqueue answer reads over HTTP; shared by the example endpoints.</summary>
+    public static Results<Accepted<JobResponse>, Ok<JobResponse>, ValidationProblem, ProblemHttpResult> ToHttpResult(EnqueueResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return result.Outcome switch
+        {
+            EnqueueOutcome.Created => TypedResults.Accepted(Location(result.Snapshot!.Id), JobResponse.From(result.Snapshot)),
+            EnqueueOutcome.Existing => TypedResults.Ok(JobResponse.From(result.Snapshot!)),
+            EnqueueOutcome.Conflict => TypedResults.Problem(result.Detail, statusCode: StatusCodes.Status409Conflict, title: "A different job already has this id"),
+            _ => TypedResults.ValidationProblem(result.Errors ?? new Dictionary<string, string[]>(), result.Detail, title: "The job request is invalid"),
+        };
+    }
+
+    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetAsync(string id, JobClient jobs)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var snapshot = await jobs.GetAsync(id);
+        return snapshot is null
+            ? TypedResults.Problem($"No job has the id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Job not found")
+            : TypedResults.Ok(JobResponse.From(snapshot));
+    }
+
+    public static async Task<Ok<JobTypeResponse[]>> GetJobTypesAsync(JobClient jobs)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        return TypedResults.Ok((await jobs.GetJobTypesAsync()).Select(JobTypeResponse.From).ToArray());
+    }
+
+    public static string Location(string id) => $"/jobs/{Uri.EscapeDataString(id)}";
+}

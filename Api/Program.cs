@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using OrleansTasks.Api.Examples;
+using OrleansTasks.Api.Infrastructure;
+using OrleansTasks.Api.Jobs;
+using Scalar.AspNetCore;
+
+var builder = WebApplication.CreateBuilder(args);
+if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+{
+    // ASPNETCORE_URLS wins; otherwise a loopback-only default rather than every interface.
+    builder.WebHost.UseUrls("http://127.0.0.1:8080");
+}
+
+builder.AddOrleansTasksClient();
+builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName)
+    .Validate(o => o.MaxRequestBytes > 0, "Api:MaxRequestBytes must be positive.")
+    .ValidateOnStart();
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+
+// Bad bodies reach ApiExceptionHandler, which can say what is wrong, instead of an empty 400.
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+builder.Services.AddOpenApi();
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.Use(async (context, next) =>
+{
+    var limit = context.RequestServices.GetRequiredService<IOptions<ApiOptions>>().Value.MaxRequestBytes;
+    if (context.Request.ContentLength > limit)
+    {
+        throw new BadHttpRequestException($"The request body is larger than {limit} bytes (Api:MaxRequestBytes).", StatusCodes.Status413PayloadTooLarge);
+    }
+
+    if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+    {
+        size.MaxRequestBodySize = limit;
+    }
+
+    await next(context);
+});
+
+app.MapOpenApi();
+app.MapScalarApiReference("/docs");
+app.MapJobsApi();
+app.MapExamplesApi();
+app.MapHealthApi();
+app.Run();
+
+/// <summary>The API's entry point; public so in-process tests can host it.</summary>
+public partial class Program;
