@@ -33,7 +33,10 @@ public sealed partial class RedisDurabilityCheck(string connectionString, ILogge
     {
         try
         {
-            using var connection = await ConnectionMultiplexer.ConnectAsync(SiloSetup.ParseRedis(connectionString));
+            // CONFIG GET is an admin command; this short-lived connection is the only one allowed to send it.
+            var options = SiloSetup.ParseRedis(connectionString);
+            options.AllowAdmin = true;
+            using var connection = await ConnectionMultiplexer.ConnectAsync(options);
             var server = connection.GetServers().FirstOrDefault(s => s.IsConnected);
             if (server is null)
             {
@@ -53,7 +56,7 @@ public sealed partial class RedisDurabilityCheck(string connectionString, ILogge
                 LogSafe(logger, server.EndPoint.ToString() ?? "redis");
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // CONFIG may be disabled on managed Redis; that is no reason to refuse to start.
             LogUnchecked(logger, ex.Message);

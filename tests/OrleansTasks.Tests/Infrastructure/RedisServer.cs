@@ -40,6 +40,7 @@ public sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Later arguments win in redis-server, so extraArguments may override these defaults.
         foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory,
                      "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no" }.Concat(extraArguments))
         {
