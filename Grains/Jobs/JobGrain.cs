@@ -1,4 +1,5 @@
 using Orleans.Concurrency;
+using Orleans.Placement;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,6 +14,12 @@ namespace OrleansTasks.Jobs;
 /// scheduler drives the attempts; grain calls (queries, duplicate enqueues) interleave with it and never wait for a
 /// handler, because handlers run on the thread pool (<see cref="JobRunner"/>).
 /// </summary>
+/// <remarks>
+/// Random placement spreads jobs evenly over the silos, and so over their worker pools: the default
+/// resource-optimized placement favours the silo that looks least loaded at the instant, which for a burst of
+/// short-lived grains is whichever silo published its statistics last.
+/// </remarks>
+[RandomPlacement]
 public sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> job,
     JobTypeRegistry registry,
@@ -213,7 +220,12 @@ public sealed partial class JobGrain(
         }
         catch (OperationCanceledException) when (handOff.IsCancellationRequested)
         {
-            // Shutting down while waiting; the stored state and the wake-up still describe the job correctly.
+            // Shutting down while waiting. A queued job must not wait for its next recovery tick: bring its
+            // wake-up forward so another silo picks it up now. (Retries and delayed starts keep their time.)
+            if (State.Status == JobStatus.Queued)
+            {
+                await SetWakeUpAsync(TimeSpan.FromSeconds(1));
+            }
         }
         catch (Exception ex)
         {

@@ -15,13 +15,27 @@ public sealed class JobRunner(IOptions<JobsOptions> options, IServiceProvider se
     // SemaphoreSlim queues async waiters in arrival order, which gives the FIFO start order jobs expect.
     private readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrency, options.Value.MaxConcurrency);
 
+    private int _waiting;
+
     /// <summary>Handlers running on this silo now.</summary>
     public int Running => options.Value.MaxConcurrency - _slots.CurrentCount;
+
+    /// <summary>Jobs on this silo waiting for a slot now.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>Waits for a free slot; dispose the lease to free it.</summary>
     public async Task<IDisposable> AcquireSlotAsync(CancellationToken cancellationToken)
     {
-        await _slots.WaitAsync(cancellationToken);
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await _slots.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+
         return new Lease(_slots);
     }
 

@@ -30,10 +30,14 @@ public static class Poll
         }
     }
 
+    private static string Describe(Jobs.JobSnapshot s) =>
+        $"{s.Id} {s.Status} attempts={s.Attempts} lastError={s.LastError} history=[{string.Join(", ", s.History.Select(a => $"{a.Outcome}@{a.Silo}"))}]";
+
     private static string Describe<T>(T value) => value switch
     {
         null => "null",
-        Jobs.JobSnapshot s => $"{s.Id} {s.Status} attempts={s.Attempts} lastError={s.LastError}",
+        Jobs.JobSnapshot s => Describe(s),
+        IEnumerable<Jobs.JobSnapshot?> many => string.Join("; ", many.Select(s => s is null ? "null" : Describe(s))),
         _ => value.ToString() ?? string.Empty,
     };
 }

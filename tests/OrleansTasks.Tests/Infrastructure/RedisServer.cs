@@ -8,13 +8,15 @@ namespace OrleansTasks.Tests.Infrastructure;
 /// <summary>A real redis-server on a free loopback port, in a throw-away directory, stopped with the test run.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
     private readonly string _directory;
+    private readonly string[] _arguments;
+    private Process _process;
 
-    private RedisServer(Process process, int port, string directory, ConnectionMultiplexer connection)
+    private RedisServer(Process process, int port, string directory, string[] arguments, ConnectionMultiplexer connection)
     {
         _process = process;
         _directory = directory;
+        _arguments = arguments;
         Port = port;
         Connection = connection;
     }
@@ -30,29 +32,13 @@ public sealed class RedisServer : IAsyncDisposable
 
     public static async Task<RedisServer> StartAsync(params string[] extraArguments)
     {
-        var binary = FindBinary()
-            ?? throw new InvalidOperationException("redis-server is not installed; ./test.sh installs it (apt-get install redis-server).");
         var port = FreePort();
         var directory = Directory.CreateTempSubdirectory("orleanstasks-redis-").FullName;
-        var start = new ProcessStartInfo(binary)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+
         // Later arguments win in redis-server, so extraArguments may override these defaults.
-        foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory,
-                     "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no" }.Concat(extraArguments))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
+        string[] arguments = ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", directory,
+            "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", .. extraArguments];
+        var process = Launch(arguments);
         var connection = await Poll.UntilAsync(async () =>
         {
             try
@@ -70,7 +56,63 @@ public sealed class RedisServer : IAsyncDisposable
 
         return process.HasExited || connection is null
             ? throw new InvalidOperationException($"redis-server exited with code {process.ExitCode}.")
-            : new RedisServer(process, port, directory, connection);
+            : new RedisServer(process, port, directory, arguments, connection);
+    }
+
+    /// <summary>A graceful SHUTDOWN, as an operator's restart does: with AOF on, everything written survives.</summary>
+    public async Task ShutdownAsync()
+    {
+        try
+        {
+            await Connection.GetServers().Single().ExecuteAsync("SHUTDOWN");
+        }
+        catch (RedisException)
+        {
+            // The server closes the connection instead of answering.
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Starts the server again on the same port and directory (so it reloads its AOF).</summary>
+    public async Task StartAgainAsync()
+    {
+        _process.Dispose();
+        _process = Launch(_arguments);
+        await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                return (await Database.PingAsync()) > TimeSpan.Zero;
+            }
+            catch (RedisException)
+            {
+                return false;
+            }
+        }, ok => ok, TimeSpan.FromSeconds(30), "redis-server to come back");
+    }
+
+    private static Process Launch(string[] arguments)
+    {
+        var binary = FindBinary()
+            ?? throw new InvalidOperationException("redis-server is not installed; ./test.sh installs it (apt-get install redis-server).");
+        var start = new ProcessStartInfo(binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 
     public async ValueTask DisposeAsync()

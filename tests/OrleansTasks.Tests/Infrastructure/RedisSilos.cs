@@ -21,6 +21,7 @@ public sealed record ClusterIdentity(string ServiceId, string ClusterId)
 public sealed class RedisSilo : IAsyncDisposable
 {
     private readonly IHost _host;
+    private bool _disposed;
 
     private RedisSilo(IHost host, int siloPort)
     {
@@ -30,7 +31,20 @@ public sealed class RedisSilo : IAsyncDisposable
 
     public int SiloPort { get; }
 
-    public static async Task<RedisSilo> StartAsync(RedisServer redis, ClusterIdentity identity, int? siloPort = null, LogCapture? logs = null)
+    /// <summary>This silo's worker pool, to see what runs and waits where.</summary>
+    public JobRunner Runner => _host.Services.GetRequiredService<JobRunner>();
+
+    /// <summary>True when every job is placed and each pool is as full as its jobs allow.</summary>
+    public static bool PoolsSettled(IEnumerable<RedisSilo> silos, int jobs) =>
+        silos.Sum(s => s.Runner.Running + s.Runner.Waiting) == jobs
+        && silos.All(s => s.Runner.Running == Math.Min(TestSiloSettings.MaxConcurrency, s.Runner.Running + s.Runner.Waiting));
+
+    /// <summary>True when an attempt's <c>silo</c> field names this silo.</summary>
+    public bool Ran(Jobs.JobAttempt attempt) => attempt.Silo.Contains($":{SiloPort}:", StringComparison.Ordinal);
+
+    /// <summary>Starts a silo; <paramref name="overrides"/> replace any of the settings below (e.g. membership timing).</summary>
+    public static async Task<RedisSilo> StartAsync(RedisServer redis, ClusterIdentity identity, int? siloPort = null, LogCapture? logs = null,
+        IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var port = siloPort ?? RedisServer.FreePort();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -49,6 +63,11 @@ public sealed class RedisSilo : IAsyncDisposable
             ["Orleans:Membership:TableRefreshTimeout"] = "00:00:02",
         });
         TestSiloSettings.Apply(builder, redis.ConnectionString, logs);
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
         builder.Logging.AddFilter(level => level >= LogLevel.Warning);
         builder.UseOrleans(silo => silo.AddClustering(builder.Configuration).AddJobProviders(redis.ConnectionString));
         var host = builder.Build();
@@ -59,6 +78,7 @@ public sealed class RedisSilo : IAsyncDisposable
     /// <summary>Stops the silo with no goodbye: no deactivation, no hand-off, as a SIGKILL would.</summary>
     public async Task CrashAsync()
     {
+        _disposed = true;
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
         try
@@ -73,11 +93,19 @@ public sealed class RedisSilo : IAsyncDisposable
         _host.Dispose();
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>A graceful stop: the silo leaves the cluster and hands its running jobs on.</summary>
+    public async Task StopAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         try
         {
-            await _host.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(40));
+            await _host.StopAsync(deadline.Token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
@@ -86,6 +114,8 @@ public sealed class RedisSilo : IAsyncDisposable
 
         _host.Dispose();
     }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
 }
 
 /// <summary>An Orleans client host that finds the silos through Redis, as the API process does.</summary>

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using OrleansTasks.Jobs;
+using OrleansTasks.Tests.Infrastructure;
+
+namespace OrleansTasks.Tests.Redis;
+
+/// <summary>Three silos on one real redis-server: spread, failover on a crash, hand-off on a graceful stop.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class MultiSiloTests(RedisFixture redis)
+{
+    private static async Task<List<RedisSilo>> StartSilosAsync(RedisServer server, ClusterIdentity identity, int count,
+        IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var silos = new List<RedisSilo>();
+        for (var i = 0; i < count; i++)
+        {
+            silos.Add(await RedisSilo.StartAsync(server, identity, overrides: overrides));
+        }
+
+        return silos;
+    }
+
+    private static async Task StopAllAsync(IEnumerable<RedisSilo> silos)
+    {
+        foreach (var silo in silos)
+        {
+            await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task JobsRunOnEverySiloInRoughlyEqualShares()
+    {
+        var identity = ClusterIdentity.New();
+        var silos = await StartSilosAsync(redis.Server, identity, 3);
+        try
+        {
+            await using var client = await RedisClient.StartAsync(redis.Server, identity);
+            var ids = new List<string>();
+            for (var i = 0; i < 150; i++)
+            {
+                ids.Add((await client.Jobs.EnqueueAsync(new Echo($"spread {i}"))).Snapshot!.Id);
+            }
+
+            var done = new List<JobSnapshot>();
+            foreach (var id in ids)
+            {
+                done.Add(await client.WaitForAsync(id, s => s.Status.IsTerminal()));
+            }
+
+            Assert.All(done, d => Assert.Equal(JobStatus.Succeeded, d.Status));
+            var perSilo = silos.Select(silo => done.Count(d => silo.Ran(d.History[0]))).ToArray();
+            Assert.Equal(ids.Count, perSilo.Sum());
+
+            // A fair share is 50 each; random placement stays well inside [20, 90] (about 5 standard deviations).
+            Assert.All(perSilo, n => Assert.InRange(n, 20, 90));
+        }
+        finally
+        {
+            await StopAllAsync(silos);
+        }
+    }
+
+    [Fact]
+    public async Task JobsOfACrashedSiloFinishOnTheSurvivorsAndTheCutAttemptsCount()
+    {
+        var identity = ClusterIdentity.New();
+        var silos = await StartSilosAsync(redis.Server, identity, 3);
+        var gate = $"failover-{Guid.NewGuid():N}";
+        try
+        {
+            await using var client = await RedisClient.StartAsync(redis.Server, identity);
+            var retrying = new List<string>();
+            for (var i = 0; i < 6; i++)
+            {
+                retrying.Add((await client.Jobs.EnqueueAsync(new Flaky(1), new JobOptions { MinBackoff = TimeSpan.FromSeconds(8) })).Snapshot!.Id);
+            }
+
+            foreach (var id in retrying)
+            {
+                await client.WaitForAsync(id, s => s.Status == JobStatus.Retrying);
+            }
+
+            var held = new List<string>();
+            for (var i = 0; i < 18; i++)
+            {
+                held.Add((await client.Jobs.EnqueueAsync(new Gate(gate), new JobOptions { MaxRetries = 3 })).Snapshot!.Id);
+            }
+
+            // 18 held jobs over 3 pools of 4: the silos run what they can and queue the rest.
+            await Poll.UntilAsync(() => Task.FromResult(RedisSilo.PoolsSettled(silos, held.Count)), settled => settled, what: "the pools to settle");
+            var running = await Task.WhenAll(held.Select(client.Jobs.GetAsync));
+
+            var victim = silos.First(s => running.Any(j => j!.Status == JobStatus.Running && s.Ran(j.History[^1])));
+            var runningOnVictim = running.Where(j => j!.Status == JobStatus.Running && victim.Ran(j.History[^1])).Select(j => j!.Id).ToHashSet();
+            Assert.NotEmpty(runningOnVictim);
+
+            await victim.CrashAsync();
+            silos.Remove(victim);
+            TestJobLog.Open(gate);
+
+            foreach (var id in held.Concat(retrying))
+            {
+                var done = await client.WaitForAsync(id, s => s.Status.IsTerminal(), TimeSpan.FromSeconds(90));
+                Assert.Equal(JobStatus.Succeeded, done.Status);
+                Assert.False(victim.Ran(done.History[^1]), $"{id} finished on the dead silo");
+                if (runningOnVictim.Contains(id))
+                {
+                    Assert.Equal([AttemptOutcome.Interrupted, AttemptOutcome.Succeeded], done.History.Select(a => a.Outcome));
+                    Assert.True(victim.Ran(done.History[0]));
+                    Assert.Equal(2, done.Attempts);
+                }
+            }
+        }
+        finally
+        {
+            TestJobLog.Open(gate);
+            await StopAllAsync(silos);
+        }
+    }
+
+    [Fact]
+    public async Task GracefulStopHandsRunningJobsOnAtOnceWithoutCountingTheAttempt()
+    {
+        // Orleans' default failure detection and a long recovery tick: if hand-off waited for either, the
+        // jobs would restart after 15 s or more.
+        var slowDetection = new Dictionary<string, string?>
+        {
+            ["Orleans:Membership:ProbeTimeout"] = "00:00:05",
+            ["Orleans:Membership:NumMissedProbesLimit"] = "3",
+            ["Orleans:Membership:NumVotesForDeathDeclaration"] = "2",
+            ["Orleans:Membership:TableRefreshTimeout"] = "00:01:00",
+            ["Jobs:RecoveryInterval"] = "00:01:00",
+        };
+        var identity = ClusterIdentity.New();
+        var silos = await StartSilosAsync(redis.Server, identity, 3, slowDetection);
+        var gate = $"handoff-{Guid.NewGuid():N}";
+        try
+        {
+            await using var client = await RedisClient.StartAsync(redis.Server, identity);
+            // Three jobs fit in any one survivor's free slots, wherever random placement puts them.
+            var ids = new List<string>();
+            for (var i = 0; i < 3; i++)
+            {
+                ids.Add((await client.Jobs.EnqueueAsync(new Gate(gate), new JobOptions { MaxRetries = 0 })).Snapshot!.Id);
+            }
+
+            await Poll.UntilAsync(() => Task.FromResult(RedisSilo.PoolsSettled(silos, ids.Count)), settled => settled, what: "the pools to settle");
+            var running = (await Task.WhenAll(ids.Select(client.Jobs.GetAsync))).Where(j => j!.Status == JobStatus.Running).ToList();
+            var leaving = silos.First(s => running.Any(j => s.Ran(j!.History[^1])));
+            var handedOff = running.Where(j => leaving.Ran(j!.History[^1])).Select(j => j!.Id).ToList();
+
+            var stopping = Stopwatch.StartNew();
+            await leaving.StopAsync();
+            silos.Remove(leaving);
+            var restarted = await Poll.UntilAsync(() => Task.WhenAll(handedOff.Select(client.Jobs.GetAsync)),
+                all => all.All(s => s!.Status == JobStatus.Running && !leaving.Ran(s.History[^1])), TimeSpan.FromSeconds(60), "handed-off jobs to run elsewhere");
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(12), $"hand-off took {stopping.Elapsed}");
+
+            TestJobLog.Open(gate);
+            foreach (var job in restarted)
+            {
+                var done = await client.WaitForAsync(job!.Id, s => s.Status.IsTerminal());
+
+                // MaxRetries is 0: had the handed-off attempt counted, the job could not have run again.
+                Assert.Equal(JobStatus.Succeeded, done.Status);
+                Assert.Equal([AttemptOutcome.HandedOff, AttemptOutcome.Succeeded], done.History.Select(a => a.Outcome));
+                Assert.Equal(1, done.Attempts);
+            }
+        }
+        finally
+        {
+            TestJobLog.Open(gate);
+            await StopAllAsync(silos);
+        }
+    }
+}
