@@ -50,40 +50,66 @@ public static class SiloSetup
         return options;
     }
 
+    /// <summary>Configuration section bound to <see cref="ClusterMembershipOptions"/> (failure detection).</summary>
+    public const string MembershipSection = "Orleans:Membership";
+
     /// <summary>Cluster identity, endpoints and clustering for a real (non-test) silo.</summary>
     public static ISiloBuilder AddClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var section = configuration.GetSection("Orleans");
-        var clusterId = section["ClusterId"] ?? "orleanstasks";
-        var serviceId = section["ServiceId"] ?? "orleanstasks";
-        var siloPort = section.GetValue("Endpoints:SiloPort", EndpointOptions.DEFAULT_SILO_PORT);
-        var gatewayPort = section.GetValue("Endpoints:GatewayPort", EndpointOptions.DEFAULT_GATEWAY_PORT);
-        var redis = configuration[RedisConnectionKey];
+        var settings = SiloSettings.Read(configuration);
 
-        if (string.IsNullOrWhiteSpace(redis))
+        // Failure detection (ProbeTimeout, NumMissedProbesLimit, ...) is tunable without a rebuild.
+        silo.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
+        if (settings.Redis is null)
         {
-            return silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: serviceId, clusterId: clusterId);
+            return silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
         }
 
         silo.Configure<ClusterOptions>(o =>
         {
-            o.ClusterId = clusterId;
-            o.ServiceId = serviceId;
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = settings.ServiceId;
         });
         silo.Configure<EndpointOptions>(o =>
         {
-            o.SiloPort = siloPort;
-            o.GatewayPort = gatewayPort;
-            if (section["Endpoints:AdvertisedIPAddress"] is { Length: > 0 } advertised)
-            {
-                o.AdvertisedIPAddress = IPAddress.Parse(advertised);
-            }
+            o.SiloPort = settings.SiloPort;
+            o.GatewayPort = settings.GatewayPort;
+            o.AdvertisedIPAddress = settings.AdvertisedIPAddress ?? o.AdvertisedIPAddress;
         });
-        // Failure detection (ProbeTimeout, NumMissedProbesLimit, ...) is tunable without a rebuild.
-        silo.Configure<ClusterMembershipOptions>(section.GetSection("Membership"));
-        var redisOptions = ParseRedis(redis);
+        var redisOptions = ParseRedis(settings.Redis);
         return silo.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
+    }
+}
+
+/// <summary>The silo's own configuration keys, read in one place (the deployment test checks compose against it).</summary>
+/// <param name="Redis"><c>ConnectionStrings:Redis</c>; null means in memory.</param>
+/// <param name="ClusterId"><c>Orleans:ClusterId</c>, default <c>orleanstasks</c>.</param>
+/// <param name="ServiceId"><c>Orleans:ServiceId</c>, default <c>orleanstasks</c>.</param>
+/// <param name="SiloPort"><c>Orleans:Endpoints:SiloPort</c>, default 11111.</param>
+/// <param name="GatewayPort"><c>Orleans:Endpoints:GatewayPort</c>, default 30000.</param>
+/// <param name="AdvertisedIPAddress"><c>Orleans:Endpoints:AdvertisedIPAddress</c>, default: Orleans picks the first non-loopback address.</param>
+public sealed record SiloSettings(string? Redis, string ClusterId, string ServiceId, int SiloPort, int GatewayPort, IPAddress? AdvertisedIPAddress)
+{
+    /// <summary>Every plain key <see cref="Read"/> looks at.</summary>
+    public static IReadOnlyList<string> Keys { get; } =
+    [
+        SiloSetup.RedisConnectionKey, "Orleans:ClusterId", "Orleans:ServiceId",
+        "Orleans:Endpoints:SiloPort", "Orleans:Endpoints:GatewayPort", "Orleans:Endpoints:AdvertisedIPAddress",
+    ];
+
+    public static SiloSettings Read(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var redis = configuration[SiloSetup.RedisConnectionKey];
+        var advertised = configuration["Orleans:Endpoints:AdvertisedIPAddress"];
+        return new(
+            string.IsNullOrWhiteSpace(redis) ? null : redis,
+            configuration["Orleans:ClusterId"] ?? "orleanstasks",
+            configuration["Orleans:ServiceId"] ?? "orleanstasks",
+            configuration.GetValue("Orleans:Endpoints:SiloPort", EndpointOptions.DEFAULT_SILO_PORT),
+            configuration.GetValue("Orleans:Endpoints:GatewayPort", EndpointOptions.DEFAULT_GATEWAY_PORT),
+            string.IsNullOrWhiteSpace(advertised) ? null : IPAddress.Parse(advertised));
     }
 }
 

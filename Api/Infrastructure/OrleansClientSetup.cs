@@ -10,6 +10,10 @@ public static partial class OrleansClientSetup
     /// <summary>Default gateway port of a silo (Orleans' own default).</summary>
     public const int DefaultGatewayPort = 30000;
 
+    /// <summary>Every configuration key this setup reads (the deployment test checks compose against it).</summary>
+    public static IReadOnlyList<string> Keys { get; } =
+        ["ConnectionStrings:Redis", "Orleans:ClusterId", "Orleans:ServiceId", "Orleans:Endpoints:GatewayPort"];
+
     public static WebApplicationBuilder AddOrleansTasksClient(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -12,19 +12,6 @@ namespace OrleansTasks.Tests.Api;
 /// <summary>The README's run command, started for real, driven over HTTP as the quick start does, then stopped.</summary>
 public sealed class RunScriptTests
 {
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "OrleansTasks.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("OrleansTasks.sln not found above the test binaries.");
-    }
-
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -34,7 +21,7 @@ public sealed class RunScriptTests
         var apiPort = RedisServer.FreePort();
         var start = new ProcessStartInfo("bash")
         {
-            ArgumentList = { Path.Combine(RepoRoot(), "run.sh") },
+            ArgumentList = { Path.Combine(RepoPaths.Root, "run.sh") },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
