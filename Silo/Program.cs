@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Configuration;
+using OrleansTasks.Chaos;
 using OrleansTasks.Examples;
 using OrleansTasks.Jobs;
 using OrleansTasks.Silo;
@@ -12,7 +14,14 @@ var redis = builder.Configuration[SiloSetup.RedisConnectionKey];
 builder.UseOrleans(silo => silo
     .AddClustering(builder.Configuration)
     .AddJobProviders(redis));
-builder.Services.AddOrleansTasks(jobs => jobs.AddExampleJobs());
+builder.Services.AddOrleansTasks(jobs =>
+{
+    jobs.AddExampleJobs();
+    if (builder.Configuration.GetValue<bool>(ChaosJobs.EnableKey))
+    {
+        jobs.AddChaosProbe();
+    }
+});
 if (!string.IsNullOrWhiteSpace(redis))
 {
     builder.Services.AddHostedService(sp => new RedisDurabilityCheck(redis, sp.GetRequiredService<ILogger<RedisDurabilityCheck>>()));
