@@ -18,7 +18,11 @@ public interface IJobHandler<in TPayload, TResult>
 /// <param name="Type">The job type name.</param>
 /// <param name="Attempt">1 for the first attempt, 2 for the first retry, ...</param>
 /// <param name="MaxRetries">The job's retry budget.</param>
-public sealed record JobContext(string JobId, string Type, int Attempt, int MaxRetries);
+public sealed record JobContext(string JobId, string Type, int Attempt, int MaxRetries)
+{
+    /// <summary>When this attempt was planned to start (enqueue, <c>runAt</c> or the retry time): now minus this is the pickup lag.</summary>
+    public DateTimeOffset? PlannedStart { get; init; }
+}
 
 /// <summary>Thrown by a handler when retrying cannot help (bad data, a permanent refusal): the job fails at once.</summary>
 public sealed class PermanentJobFailureException : Exception

@@ -299,13 +299,14 @@ public sealed partial class JobGrain(
             State.Attempts++;
             attempt = new JobAttempt(State.History.Count + 1, now, null, AttemptOutcome.Running, null, RuntimeIdentity);
             State.History.Add(attempt);
+            var plannedStart = State.NextAttemptAt;
             State.Status = JobStatus.Running;
             State.StartedAt ??= now;
             State.NextAttemptAt = null;
             await job.WriteStateAsync();
             LogStarted(Id, State.Type, State.Attempts, RuntimeIdentity);
 
-            var context = new JobContext(Id, State.Type, State.Attempts, State.Policy.MaxRetries);
+            var context = new JobContext(Id, State.Type, State.Attempts, State.Policy.MaxRetries) { PlannedStart = plannedStart };
             result = await runner.RunAsync(definition, State.PayloadJson, context, State.Policy.Timeout, handOff);
         }
 

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using StackExchange.Redis;
+
+namespace OrleansTasks.Bench;
+
+/// <summary>Command-line settings; see <see cref="Usage"/>.</summary>
+public sealed record BenchSettings
+{
+    public int N { get; init; } = 20_000;
+    public int Rounds { get; init; } = 3;
+    public double LatencySeconds { get; init; } = 10;
+    public int RetryJobs { get; init; } = 1_000;
+    public int MemoryJobs { get; init; } = 100_000;
+    public int WarmUp { get; init; } = 500;
+    public string[] Workloads { get; init; } = ["enqueue", "http", "drain", "latency", "retry", "memory"];
+
+    public const string Usage = """
+        usage: dotnet run --project bench -c Release -- [options]
+          --quick            tiny sizes, one round: proves the harness works (./test.sh runs it)
+          --rounds R         alternating rounds per workload (3)
+          --n N              jobs for enqueue, http and drain (20000)
+          --memory-jobs N    jobs for the memory workload (100000)
+          --workloads a,b    subset of enqueue,http,drain,latency,retry,memory
+        """;
+
+    public static BenchSettings Parse(string[] args)
+    {
+        var s = new BenchSettings();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException(Usage);
+            s = args[i] switch
+            {
+                "--quick" => s with { N = 300, Rounds = 1, LatencySeconds = 1, RetryJobs = 50, MemoryJobs = 1_000, WarmUp = 50 },
+                "--rounds" => s with { Rounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--n" => s with { N = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--memory-jobs" => s with { MemoryJobs = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--workloads" => s with { Workloads = Next().Split(',') },
+                _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
+            };
+        }
+
+        return s;
+    }
+}
+
+public static class BenchMain
+{
+    public static async Task<int> Main(string[] args)
+    {
+        if (args is ["memory-child", var system, var jobs, var redisEndpoint])
+        {
+            return await MemoryChild.RunAsync(system, int.Parse(jobs, CultureInfo.InvariantCulture), redisEndpoint);
+        }
+
+        BenchSettings settings;
+        try
+        {
+            settings = BenchSettings.Parse(args);
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return 2;
+        }
+
+        var port = Ports.Free();
+        var directory = Directory.CreateTempSubdirectory("orleanstasks-bench-").FullName;
+        using var redisProcess = Process.Start(new ProcessStartInfo("redis-server",
+            ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory])
+        { RedirectStandardOutput = true, UseShellExecute = false })!;
+        var endpoint = $"127.0.0.1:{port}";
+        ConnectionMultiplexer? admin = null;
+        for (var attempt = 0; admin is null; attempt++)
+        {
+            try
+            {
+                admin = await ConnectionMultiplexer.ConnectAsync($"{endpoint},allowAdmin=true");
+            }
+            catch (RedisConnectionException) when (attempt < 50)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Console.Error.WriteLine($"[bench] redis-server {endpoint} (no persistence); {Environment.ProcessorCount} cores; in-process layout for both systems");
+        var server = admin.GetServers().Single();
+        var workloads = new Workloads(server, settings);
+        var results = new List<Measurement>();
+        try
+        {
+            foreach (var workload in settings.Workloads.Where(w => w != "memory"))
+            {
+                for (var round = 1; round <= settings.Rounds; round++)
+                {
+                    // Alternate who goes first, so neither always runs on a warmer machine.
+                    string[] order = round % 2 == 1 ? ["OrleansTasks", "Hangfire"] : ["Hangfire", "OrleansTasks"];
+                    foreach (var system in order)
+                    {
+                        await server.FlushAllDatabasesAsync();
+                        await using var sut = await StartAsync(system, endpoint);
+                        Probe.Reset();
+                        await Workloads.Producers(settings.WarmUp, 8, _ => sut.EnqueueNoopAsync(0));
+                        await Workloads.WaitDoneAsync(settings.WarmUp);
+                        Probe.Reset();
+                        var figures = workload switch
+                        {
+                            "enqueue" => await workloads.EnqueueAsync(sut),
+                            "http" => await workloads.HttpAsync(sut),
+                            "drain" => await workloads.DrainAsync(sut),
+                            "latency" => await workloads.LatencyAsync(sut),
+                            "retry" => await workloads.RetryAsync(sut),
+                            _ => throw new ArgumentException($"unknown workload {workload}"),
+                        };
+                        Report(results, new Measurement(workload, system, round, settings.N, figures));
+                    }
+                }
+            }
+
+            if (settings.Workloads.Contains("memory"))
+            {
+                foreach (var system in new[] { "OrleansTasks", "Hangfire" })
+                {
+                    await server.FlushAllDatabasesAsync();
+                    Report(results, new Measurement("memory", system, 1, settings.MemoryJobs, await MemoryChild.SpawnAsync(system, settings.MemoryJobs, endpoint)));
+                }
+            }
+        }
+        finally
+        {
+            redisProcess.Kill();
+            Directory.Delete(directory, recursive: true);
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(Table(results));
+        return 0;
+    }
+
+    private static async Task<ISystemUnderTest> StartAsync(string system, string redis) => system == "OrleansTasks"
+        ? await OrleansTasksSystem.StartAsync(redis)
+        : await HangfireSystem.StartAsync(redis);
+
+    private static void Report(List<Measurement> results, Measurement m)
+    {
+        results.Add(m);
+        var line = new JsonObject
+        {
+            ["workload"] = m.Workload,
+            ["system"] = m.System,
+            ["round"] = m.Round,
+            ["n"] = m.N,
+        };
+        foreach (var (name, value) in m.Figures)
+        {
+            line[name] = Math.Round(value, 3);
+        }
+
+        Console.WriteLine(line.ToJsonString());
+    }
+
+    /// <summary>Medians per system and the ratio OrleansTasks ÷ Hangfire.</summary>
+    public static string Table(IReadOnlyList<Measurement> results)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("| workload | figure | OrleansTasks | Hangfire | ratio (OrleansTasks ÷ Hangfire) |");
+        text.AppendLine("|---|---|---:|---:|---:|");
+        foreach (var group in results.GroupBy(r => r.Workload))
+        {
+            foreach (var figure in group.SelectMany(r => r.Figures.Keys).Distinct())
+            {
+                double Median(string system)
+                {
+                    var values = group.Where(r => r.System == system && r.Figures.ContainsKey(figure)).Select(r => r.Figures[figure]).Order().ToArray();
+                    return values.Length == 0 ? double.NaN : values[values.Length / 2];
+                }
+
+                var ours = Median("OrleansTasks");
+                var theirs = Median("Hangfire");
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key} | {figure} | {ours:0.##} | {theirs:0.##} | {ours / theirs:0.00} |");
+            }
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,171 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Hangfire;
+using Hangfire.Redis.StackExchange;
+using Microsoft.AspNetCore.Builder;
+using OrleansTasks.Api.Infrastructure;
+using OrleansTasks.Api.Jobs;
+using OrleansTasks.Jobs;
+using OrleansTasks.Silo;
+
+namespace OrleansTasks.Bench;
+
+/// <summary>
+/// One system under test, hosted in this process as a web application: its workers, its Redis storage and a
+/// POST /jobs endpoint on loopback. Both systems get exactly this layout.
+/// </summary>
+public interface ISystemUnderTest : IAsyncDisposable
+{
+    string Name { get; }
+
+    Uri BaseAddress { get; }
+
+    /// <summary>The JSON body POST /jobs takes for one no-op job.</summary>
+    string HttpBody { get; }
+
+    Task EnqueueNoopAsync(long enqueuedAt);
+
+    Task EnqueueFailOnceAsync(string key);
+}
+
+public static class Ports
+{
+    public static int Free()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+public sealed class OrleansTasksSystem : ISystemUnderTest
+{
+    private readonly WebApplication _app;
+    private readonly JobClient _jobs;
+
+    private OrleansTasksSystem(WebApplication app, Uri baseAddress)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+        _jobs = app.Services.GetRequiredService<JobClient>();
+    }
+
+    public string Name => "OrleansTasks";
+
+    public Uri BaseAddress { get; }
+
+    public string HttpBody => """{"type":"bench_noop","payload":{"enqueuedAt":0}}""";
+
+    public static async Task<OrleansTasksSystem> StartAsync(string redis)
+    {
+        var port = Ports.Free();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Logging.ClearProviders();
+        var id = $"bench-{Guid.NewGuid():N}";
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [SiloSetup.RedisConnectionKey] = redis,
+            ["Orleans:ClusterId"] = id,
+            ["Orleans:ServiceId"] = id,
+            ["Orleans:Endpoints:SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Orleans:Endpoints:GatewayPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),
+            ["Orleans:Endpoints:AdvertisedIPAddress"] = "127.0.0.1",
+            ["Jobs:MaxConcurrency"] = "20",
+        });
+        builder.UseOrleans(silo => silo.AddClustering(builder.Configuration).AddJobProviders(redis));
+        builder.Services.AddOrleansTasks(jobs => jobs.AddBenchJobs());
+        builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+        builder.Services.AddProblemDetails();
+        var app = builder.Build();
+        app.MapJobsApi();
+        await app.StartAsync();
+        return new OrleansTasksSystem(app, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    public async Task EnqueueNoopAsync(long enqueuedAt) => Check(await _jobs.EnqueueAsync(new BenchNoop(enqueuedAt)));
+
+    public async Task EnqueueFailOnceAsync(string key) => Check(await _jobs.EnqueueAsync(new BenchFailOnce(key)));
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static void Check(EnqueueResult result)
+    {
+        if (result.Outcome != EnqueueOutcome.Created)
+        {
+            throw new InvalidOperationException($"enqueue failed: {result.Outcome} {result.Detail}");
+        }
+    }
+}
+
+/// <summary>POST /jobs body on the Hangfire side, parsed as the OrleansTasks side parses its own.</summary>
+public sealed record HangfireJobRequest(string Type, Dictionary<string, long>? Payload);
+
+public sealed class HangfireSystem : ISystemUnderTest
+{
+    private readonly WebApplication _app;
+    private readonly IBackgroundJobClient _jobs;
+
+    private HangfireSystem(WebApplication app, Uri baseAddress)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+        _jobs = app.Services.GetRequiredService<IBackgroundJobClient>();
+    }
+
+    public string Name => "Hangfire";
+
+    public Uri BaseAddress { get; }
+
+    public string HttpBody => """{"type":"noop","payload":{"enqueuedAt":0}}""";
+
+    public static async Task<HangfireSystem> StartAsync(string redis)
+    {
+        var port = Ports.Free();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Logging.ClearProviders();
+
+        // The issue's fair configuration: 20 workers, 1 s fetch timeout, 1 s schedule polling.
+        builder.Services.AddHangfire(configuration => configuration
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseRedisStorage(redis, new RedisStorageOptions { Prefix = $"{{hf-{Guid.NewGuid():N}}}:", FetchTimeout = TimeSpan.FromSeconds(1) }));
+        builder.Services.AddHangfireServer(options =>
+        {
+            options.WorkerCount = 20;
+            options.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+        });
+        var app = builder.Build();
+        app.MapPost("/jobs", (HangfireJobRequest request, IBackgroundJobClient jobs) =>
+        {
+            var id = jobs.Enqueue(() => HangfireJobs.Noop(request.Payload == null ? 0 : request.Payload.GetValueOrDefault("enqueuedAt")));
+            return TypedResults.Accepted($"/jobs/{id}", new { id });
+        });
+        await app.StartAsync();
+        return new HangfireSystem(app, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    public Task EnqueueNoopAsync(long enqueuedAt)
+    {
+        _jobs.Enqueue(() => HangfireJobs.Noop(enqueuedAt));
+        return Task.CompletedTask;
+    }
+
+    public Task EnqueueFailOnceAsync(string key)
+    {
+        _jobs.Enqueue(() => HangfireJobs.FailOnce(key));
+        return Task.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

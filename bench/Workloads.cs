@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using StackExchange.Redis;
+
+namespace OrleansTasks.Bench;
+
+/// <summary>One measurement: named figures, as printed in the JSON line.</summary>
+public sealed record Measurement(string Workload, string System, int Round, int N, IReadOnlyDictionary<string, double> Figures);
+
+public sealed class Workloads(IServer redis, BenchSettings settings)
+{
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(10);
+
+    public async Task<Dictionary<string, double>> EnqueueAsync(ISystemUnderTest sut)
+    {
+        var n = settings.N;
+        var watch = Stopwatch.StartNew();
+        await Producers(n, 8, _ => sut.EnqueueNoopAsync(0));
+        var seconds = watch.Elapsed.TotalSeconds;
+        await WaitDoneAsync(n);
+        return new() { ["enqueuesPerSecond"] = n / seconds };
+    }
+
+    public async Task<Dictionary<string, double>> HttpAsync(ISystemUnderTest sut)
+    {
+        var n = settings.N;
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 32 };
+        using var http = new HttpClient(handler) { BaseAddress = sut.BaseAddress };
+        var failures = 0;
+        var watch = Stopwatch.StartNew();
+        await Producers(n, 32, async _ =>
+        {
+            using var content = new StringContent(sut.HttpBody, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+            using var response = await http.PostAsync(new Uri("/jobs", UriKind.Relative), content);
+            if ((int)response.StatusCode != 202)
+            {
+                Interlocked.Increment(ref failures);
+            }
+        });
+        var seconds = watch.Elapsed.TotalSeconds;
+        if (failures > 0)
+        {
+            throw new InvalidOperationException($"{sut.Name}: {failures} HTTP enqueues were not answered 202.");
+        }
+
+        await WaitDoneAsync(n);
+        return new() { ["requestsPerSecond"] = n / seconds };
+    }
+
+    public async Task<Dictionary<string, double>> DrainAsync(ISystemUnderTest sut)
+    {
+        var n = settings.N;
+        var commandsBefore = await RedisCommandsAsync();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        await Producers(n, 8, _ => sut.EnqueueNoopAsync(0));
+        await WaitDoneAsync(n);
+        var seconds = watch.Elapsed.TotalSeconds;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        var commands = await RedisCommandsAsync() - commandsBefore;
+        return new()
+        {
+            ["jobsPerSecond"] = n / seconds,
+            ["cpuMsPerJob"] = cpu.TotalMilliseconds / n,
+            ["redisCommandsPerJob"] = (double)commands / n,
+        };
+    }
+
+    public async Task<Dictionary<string, double>> LatencyAsync(ISystemUnderTest sut)
+    {
+        // A steady 200 jobs/s into an idle system.
+        var count = (int)(200 * settings.LatencySeconds);
+        var pending = new List<Task>(count);
+        var start = Stopwatch.GetTimestamp();
+        for (var i = 0; i < count; i++)
+        {
+            var due = TimeSpan.FromMilliseconds(i * 5.0);
+            var wait = due - Stopwatch.GetElapsedTime(start);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait);
+            }
+
+            pending.Add(Task.Run(() => sut.EnqueueNoopAsync(Stopwatch.GetTimestamp())));
+        }
+
+        await Task.WhenAll(pending);
+        await WaitDoneAsync(count);
+        var sorted = Probe.PickupMs.Order().ToArray();
+        return new()
+        {
+            ["pickupP50Ms"] = Percentile(sorted, 0.50),
+            ["pickupP95Ms"] = Percentile(sorted, 0.95),
+            ["pickupP99Ms"] = Percentile(sorted, 0.99),
+        };
+    }
+
+    public async Task<Dictionary<string, double>> RetryAsync(ISystemUnderTest sut)
+    {
+        var count = settings.RetryJobs;
+        var watch = Stopwatch.StartNew();
+        await Producers(count, 8, i => sut.EnqueueFailOnceAsync($"retry-{Guid.NewGuid():N}"));
+        await WaitDoneAsync(count);
+        var sorted = Probe.RetryErrorMs.Order().ToArray();
+        return new()
+        {
+            ["retryErrorP50Ms"] = Percentile(sorted, 0.50),
+            ["retryErrorP99Ms"] = Percentile(sorted, 0.99),
+            ["allSucceededSeconds"] = watch.Elapsed.TotalSeconds,
+        };
+    }
+
+    /// <summary>Runs <paramref name="count"/> calls over <paramref name="producers"/> concurrent loops on the thread pool.</summary>
+    public static Task Producers(int count, int producers, Func<int, Task> call)
+    {
+        var next = -1;
+        return Task.WhenAll(Enumerable.Range(0, producers).Select(_ => Task.Run(async () =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
+            {
+                await call(i);
+            }
+        })));
+    }
+
+    public static async Task WaitDoneAsync(long expected)
+    {
+        var watch = Stopwatch.StartNew();
+        while (Probe.Done < expected)
+        {
+            if (watch.Elapsed > DrainTimeout)
+            {
+                throw new TimeoutException($"only {Probe.Done} of {expected} jobs finished within {DrainTimeout}.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
+    public async Task<long> RedisCommandsAsync()
+    {
+        var stats = await redis.InfoAsync("commandstats");
+        return stats.SelectMany(g => g)
+            .Select(p => p.Value.Split(',')[0])
+            .Where(v => v.StartsWith("calls=", StringComparison.Ordinal))
+            .Sum(v => long.Parse(v["calls=".Length..], CultureInfo.InvariantCulture));
+    }
+
+    public static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}
