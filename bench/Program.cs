@@ -52,9 +52,13 @@ public static class BenchMain
 {
     public static async Task<int> Main(string[] args)
     {
-        if (args is ["memory-child", var system, var jobs, var redisEndpoint])
+        // Hangfire's client API is synchronous: its enqueues block thread-pool threads on Redis round trips, and
+        // on 2 cores the pool grows by about one thread a second, which starved it to ~60 enqueues/s. A warm pool
+        // is what a tuned Hangfire deployment runs with, so both systems get one.
+        ThreadPool.SetMinThreads(200, 200);
+        if (args is ["memory-child", var childSystem, var jobs, var redisEndpoint])
         {
-            return await MemoryChild.RunAsync(system, int.Parse(jobs, CultureInfo.InvariantCulture), redisEndpoint);
+            return await MemoryChild.RunAsync(childSystem, int.Parse(jobs, CultureInfo.InvariantCulture), redisEndpoint);
         }
 
         BenchSettings settings;
