@@ -36,19 +36,30 @@ public static class MemoryChild
         var half = jobs / 2;
         await Workloads.Producers(half, 8, _ => sut.EnqueueNoopAsync(0));
         await Workloads.WaitDoneAsync(half);
-        GC.Collect();
+        await sut.WaitIdleAsync();
+        var heapHalf = GC.GetTotalMemory(forceFullCollection: true) / 1048576.0;
         var rssHalf = Rss("VmRSS");
         await Workloads.Producers(jobs - half, 8, _ => sut.EnqueueNoopAsync(0));
         await Workloads.WaitDoneAsync(jobs);
-        GC.Collect();
+        await sut.WaitIdleAsync();
+        var heapEnd = GC.GetTotalMemory(forceFullCollection: true) / 1048576.0;
         var figures = new Dictionary<string, double>
         {
+            ["liveHeapAtHalfMb"] = heapHalf,
+            ["liveHeapAtEndMb"] = heapEnd,
             ["rssPeakMb"] = Rss("VmHWM"),
             ["rssAtHalfMb"] = rssHalf,
             ["rssAtEndMb"] = Rss("VmRSS"),
             ["redisBytesPerJob"] = (double)(await UsedMemoryAsync(server) - usedBefore) / jobs,
         };
         Console.WriteLine(JsonSerializer.Serialize(figures));
+        if (Environment.GetEnvironmentVariable("BENCH_HOLD_SECONDS") is { } hold)
+        {
+            // Profiling aid: keep the process alive so dotnet-gcdump can attach.
+            Console.Error.WriteLine($"[bench] memory child {Environment.ProcessId} holding");
+            await Task.Delay(TimeSpan.FromSeconds(int.Parse(hold, CultureInfo.InvariantCulture)));
+        }
+
         return 0;
     }
 

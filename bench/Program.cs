@@ -17,6 +17,7 @@ public sealed record BenchSettings
     public int MemoryJobs { get; init; } = 100_000;
     public int WarmUp { get; init; } = 500;
     public string[] Workloads { get; init; } = ["enqueue", "http", "drain", "latency", "retry", "memory"];
+    public string[] Systems { get; init; } = ["OrleansTasks", "Hangfire"];
 
     public const string Usage = """
         usage: dotnet run --project bench -c Release -- [options]
@@ -25,6 +26,7 @@ public sealed record BenchSettings
           --n N              jobs for enqueue, http and drain (20000)
           --memory-jobs N    jobs for the memory workload (100000)
           --workloads a,b    subset of enqueue,http,drain,latency,retry,memory
+          --systems a,b      subset of OrleansTasks,Hangfire (profiling one side; ratios need both)
         """;
 
     public static BenchSettings Parse(string[] args)
@@ -40,6 +42,7 @@ public sealed record BenchSettings
                 "--n" => s with { N = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--memory-jobs" => s with { MemoryJobs = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--workloads" => s with { Workloads = Next().Split(',') },
+                "--systems" => s with { Systems = Next().Split(',') },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
             };
         }
@@ -103,7 +106,7 @@ public static class BenchMain
                 {
                     // Alternate who goes first, so neither always runs on a warmer machine.
                     string[] order = round % 2 == 1 ? ["OrleansTasks", "Hangfire"] : ["Hangfire", "OrleansTasks"];
-                    foreach (var system in order)
+                    foreach (var system in order.Where(settings.Systems.Contains))
                     {
                         await server.FlushAllDatabasesAsync();
                         await using var sut = await StartAsync(system, endpoint);
@@ -127,7 +130,7 @@ public static class BenchMain
 
             if (settings.Workloads.Contains("memory"))
             {
-                foreach (var system in new[] { "OrleansTasks", "Hangfire" })
+                foreach (var system in settings.Systems)
                 {
                     await server.FlushAllDatabasesAsync();
                     Report(results, new Measurement("memory", system, 1, settings.MemoryJobs, await MemoryChild.SpawnAsync(system, settings.MemoryJobs, endpoint)));

@@ -27,6 +27,9 @@ public interface ISystemUnderTest : IAsyncDisposable
     Task EnqueueNoopAsync(long enqueuedAt);
 
     Task EnqueueFailOnceAsync(string key);
+
+    /// <summary>Waits until no job is in flight any more: its bookkeeping after the handler ran is done too.</summary>
+    Task WaitIdleAsync();
 }
 
 public static class Ports
@@ -43,11 +46,15 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
 {
     private readonly WebApplication _app;
     private readonly JobClient _jobs;
+    private readonly string _redis;
+    private readonly string _serviceId;
 
-    private OrleansTasksSystem(WebApplication app, Uri baseAddress)
+    private OrleansTasksSystem(WebApplication app, Uri baseAddress, string redis, string serviceId)
     {
         _app = app;
         BaseAddress = baseAddress;
+        _redis = redis;
+        _serviceId = serviceId;
         _jobs = app.Services.GetRequiredService<JobClient>();
     }
 
@@ -81,10 +88,27 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
         var app = builder.Build();
         app.MapJobsApi();
         await app.StartAsync();
-        return new OrleansTasksSystem(app, new Uri($"http://127.0.0.1:{port}"));
+        return new OrleansTasksSystem(app, new Uri($"http://127.0.0.1:{port}"), redis, id);
     }
 
     public async Task EnqueueNoopAsync(long enqueuedAt) => Check(await _jobs.EnqueueAsync(new BenchNoop(enqueuedAt)));
+
+    /// <summary>A job is done with all its bookkeeping once its wake-up reminder is gone.</summary>
+    public async Task WaitIdleAsync()
+    {
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis);
+        while (await redis.GetDatabase().SortedSetLengthAsync($"{_serviceId}/reminders") > 0)
+        {
+            await Task.Delay(50);
+        }
+
+        // ... and its activation is gone.
+        var management = _app.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        while ((await management.GetSimpleGrainStatistics()).Where(s => s.GrainType.Contains("JobGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount) > 0)
+        {
+            await Task.Delay(50);
+        }
+    }
 
     public async Task EnqueueFailOnceAsync(string key) => Check(await _jobs.EnqueueAsync(new BenchFailOnce(key)));
 
@@ -161,6 +185,15 @@ public sealed class HangfireSystem : ISystemUnderTest
     {
         _jobs.Enqueue(() => HangfireJobs.FailOnce(key));
         return Task.CompletedTask;
+    }
+
+    public async Task WaitIdleAsync()
+    {
+        var monitoring = _app.Services.GetRequiredService<JobStorage>().GetMonitoringApi();
+        while (monitoring.ProcessingCount() > 0 || monitoring.EnqueuedCount("default") > 0)
+        {
+            await Task.Delay(50);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -59,7 +59,11 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
         await WaitDoneAsync(n);
         var seconds = watch.Elapsed.TotalSeconds;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-        var commands = await RedisCommandsAsync() - commandsBefore;
+        var commandsAfter = await RedisCommandsAsync();
+        var commands = commandsAfter.Values.Sum() - commandsBefore.Values.Sum();
+        Console.Error.WriteLine($"[bench] drain {sut.Name}: Redis commands per job: " + string.Join(", ", commandsAfter
+            .Select(c => (c.Key, PerJob: (c.Value - commandsBefore.GetValueOrDefault(c.Key)) / (double)n))
+            .Where(c => c.PerJob >= 0.01).OrderByDescending(c => c.PerJob).Select(c => $"{c.Key} {c.PerJob:0.##}")));
         return new()
         {
             ["jobsPerSecond"] = n / seconds,
@@ -139,13 +143,15 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
         }
     }
 
-    public async Task<long> RedisCommandsAsync()
+    /// <summary>Calls so far per Redis command (<c>INFO commandstats</c>).</summary>
+    public async Task<Dictionary<string, long>> RedisCommandsAsync()
     {
         var stats = await redis.InfoAsync("commandstats");
         return stats.SelectMany(g => g)
-            .Select(p => p.Value.Split(',')[0])
-            .Where(v => v.StartsWith("calls=", StringComparison.Ordinal))
-            .Sum(v => long.Parse(v["calls=".Length..], CultureInfo.InvariantCulture));
+            .Where(p => p.Key.StartsWith("cmdstat_", StringComparison.Ordinal))
+            .ToDictionary(
+                p => p.Key["cmdstat_".Length..],
+                p => long.Parse(p.Value.Split(',')[0]["calls=".Length..], CultureInfo.InvariantCulture));
     }
 
     public static double Percentile(double[] sorted, double p) =>

@@ -42,6 +42,10 @@ public sealed partial class JobGrain(
     private CancellationTokenSource? _handOff;
     private IGrainReminder? _wakeUp;
 
+    // The worker slot held for the attempt this activation began, and when that attempt was planned to start.
+    private IDisposable? _slot;
+    private DateTimeOffset? _plannedStart;
+
     private JobState State => job.State;
 
     private string Id => this.GetPrimaryKeyString();
@@ -100,11 +104,33 @@ public sealed partial class JobGrain(
         State.ScheduledFor = runAt;
         State.NextAttemptAt = runAt;
 
+        // A free worker slot (and nobody waiting for one) lets the first attempt begin in this same write, saving
+        // the separate "queued" write. Stored as running, a crash now counts the attempt exactly as one mid-handler.
+        if (!delayed && runner.Waiting == 0 && runner.TryAcquireSlot() is { } slot)
+        {
+            _slot = slot;
+            BeginAttempt();
+        }
+
         // Wake-up first, state second: a wake-up without state cleans itself up on its first tick, while state
         // without a wake-up would be a job nobody runs after a crash.
-        await SetWakeUpAsync(delayed ? runAt - now : options.Value.RecoveryInterval);
-        await job.WriteStateAsync();
+        try
+        {
+            await SetWakeUpAsync(delayed ? runAt - now : options.Value.RecoveryInterval);
+            await job.WriteStateAsync();
+        }
+        catch
+        {
+            ReleaseSlot();
+            throw;
+        }
+
         LogEnqueued(Id, State.Type, State.Status, runAt);
+        if (_slot is not null)
+        {
+            LogStarted(Id, State.Type, State.Attempts, RuntimeIdentity);
+        }
+
         StartPumpIfDue();
         if (_pump is null)
         {
@@ -236,6 +262,7 @@ public sealed partial class JobGrain(
         }
         finally
         {
+            ReleaseSlot();
             _pump = null;
             _handOff?.Dispose();
             _handOff = null;
@@ -247,8 +274,12 @@ public sealed partial class JobGrain(
     {
         switch (State.Status)
         {
+            case JobStatus.Running when _slot is not null:
+                await ExecuteAttemptAsync(handOff);
+                return true;
+
             case JobStatus.Running:
-                // Stored as running, yet no handler runs here: the silo that ran it died mid-attempt.
+                // Stored as running, yet this activation never began it: the silo that ran it died mid-attempt.
                 await RecordInterruptedAttemptAsync();
                 return true;
 
@@ -271,8 +302,15 @@ public sealed partial class JobGrain(
                 State.Status = JobStatus.Queued;
                 return true;
 
+            case JobStatus.Queued when !registry.TryGet(State.Type, out _):
+                await FinishAsync(JobStatus.Failed, null, new JobError("UnknownJobType", $"No handler is registered for '{State.Type}' on this silo."));
+                return false;
+
             case JobStatus.Queued:
-                await RunAttemptAsync(handOff);
+                _slot = await runner.AcquireSlotAsync(handOff);
+                BeginAttempt();
+                await job.WriteStateAsync();
+                LogStarted(Id, State.Type, State.Attempts, RuntimeIdentity);
                 return true;
 
             default:
@@ -282,32 +320,33 @@ public sealed partial class JobGrain(
         }
     }
 
-    private async Task RunAttemptAsync(CancellationToken handOff)
+    /// <summary>Marks a new attempt as begun (not yet stored): counted now, so a crash mid-attempt uses up a retry.</summary>
+    private void BeginAttempt()
     {
-        if (!registry.TryGet(State.Type, out var definition))
-        {
-            var error = new JobError("UnknownJobType", $"No handler is registered for '{State.Type}' on this silo.");
-            await FinishAsync(JobStatus.Failed, null, error);
-            return;
-        }
+        var now = time.GetUtcNow();
+        _plannedStart = State.NextAttemptAt;
+        State.Attempts++;
+        State.History.Add(new JobAttempt(State.History.Count + 1, now, null, AttemptOutcome.Running, null, RuntimeIdentity));
+        State.Status = JobStatus.Running;
+        State.StartedAt ??= now;
+        State.NextAttemptAt = null;
+    }
 
-        JobAttempt attempt;
+    /// <summary>Runs the begun (and stored) attempt in the slot this activation holds, then stores the outcome.</summary>
+    private async Task ExecuteAttemptAsync(CancellationToken handOff)
+    {
+        var definition = registry.TryGet(State.Type, out var found) ? found : throw new InvalidOperationException($"No handler for '{State.Type}'.");
+        var attempt = State.History[^1];
+        var context = new JobContext(Id, State.Type, State.Attempts, State.Policy.MaxRetries) { PlannedStart = _plannedStart };
         AttemptResult result;
-        using (await runner.AcquireSlotAsync(handOff))
+        try
         {
-            var now = time.GetUtcNow();
-            State.Attempts++;
-            attempt = new JobAttempt(State.History.Count + 1, now, null, AttemptOutcome.Running, null, RuntimeIdentity);
-            State.History.Add(attempt);
-            var plannedStart = State.NextAttemptAt;
-            State.Status = JobStatus.Running;
-            State.StartedAt ??= now;
-            State.NextAttemptAt = null;
-            await job.WriteStateAsync();
-            LogStarted(Id, State.Type, State.Attempts, RuntimeIdentity);
-
-            var context = new JobContext(Id, State.Type, State.Attempts, State.Policy.MaxRetries) { PlannedStart = plannedStart };
             result = await runner.RunAsync(definition, State.PayloadJson, context, State.Policy.Timeout, handOff);
+        }
+        finally
+        {
+            // Free the slot before the outcome's write: the next job need not wait for it.
+            ReleaseSlot();
         }
 
         var finished = attempt with { FinishedAt = time.GetUtcNow(), Outcome = result.Outcome, Error = result.Error };
@@ -333,6 +372,12 @@ public sealed partial class JobGrain(
                 await FailAttemptAsync(result.Error!, result.Permanent, retryAtOnce: false);
                 break;
         }
+    }
+
+    private void ReleaseSlot()
+    {
+        _slot?.Dispose();
+        _slot = null;
     }
 
     private Task RecordInterruptedAttemptAsync()

@@ -23,6 +23,9 @@ public sealed class JobRunner(IOptions<JobsOptions> options, IServiceProvider se
     /// <summary>Jobs on this silo waiting for a slot now.</summary>
     public int Waiting => Volatile.Read(ref _waiting);
 
+    /// <summary>A slot if one is free right now, else null.</summary>
+    public IDisposable? TryAcquireSlot() => _slots.Wait(0) ? new Lease(_slots) : null;
+
     /// <summary>Waits for a free slot; dispose the lease to free it.</summary>
     public async Task<IDisposable> AcquireSlotAsync(CancellationToken cancellationToken)
     {

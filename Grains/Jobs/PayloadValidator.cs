@@ -14,7 +14,26 @@ public static class PayloadValidator
     /// <summary>The payload re-serialized in the canonical form, or the field errors (keys like <c>payload.email</c>).</summary>
     public static (string? CanonicalJson, Dictionary<string, string[]> Errors) Validate(Type payloadType, string payloadJson)
     {
+        ArgumentNullException.ThrowIfNull(payloadType);
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+
+        // Fast path, taken by nearly every enqueue: a payload that deserializes (so it is an object of the right
+        // shape) only needs its annotations checked. The field-by-field analysis below is for the failures.
+        object? parsed = null;
+        try
+        {
+            parsed = JsonSerializer.Deserialize(payloadJson, payloadType, JobJson.Options);
+        }
+        catch (JsonException)
+        {
+            // Analysed below.
+        }
+
+        if (parsed is not null)
+        {
+            return CheckAnnotations(parsed, errors) ? (JsonSerializer.Serialize(parsed, payloadType, JobJson.Options), errors) : (null, errors);
+        }
+
         JsonNode? node;
         try
         {
@@ -79,23 +98,41 @@ public static class PayloadValidator
             return (null, errors);
         }
 
-        var results = new List<ValidationResult>();
-        if (!Validator.TryValidateObject(payload, new ValidationContext(payload), results, validateAllProperties: true))
-        {
-            foreach (var result in results)
-            {
-                foreach (var member in result.MemberNames.DefaultIfEmpty(string.Empty))
-                {
-                    var key = member.Length == 0 ? "payload" : $"payload.{JsonNamingPolicy.CamelCase.ConvertName(member)}";
-                    errors[key] = [.. errors.GetValueOrDefault(key, []), Sentence(result.ErrorMessage)];
-                }
-            }
+        return CheckAnnotations(payload, errors) ? (JsonSerializer.Serialize(payload, payloadType, JobJson.Options), errors) : (null, errors);
+    }
 
-            return (null, errors);
+    /// <summary>DataAnnotations of the payload; adds their failures to <paramref name="errors"/>. True when none failed.</summary>
+    private static bool CheckAnnotations(object payload, Dictionary<string, string[]> errors)
+    {
+        if (!Annotated.GetOrAdd(payload.GetType(), HasAnnotations))
+        {
+            return true;
         }
 
-        return (JsonSerializer.Serialize(payload, payloadType, JobJson.Options), errors);
+        var results = new List<ValidationResult>();
+        if (Validator.TryValidateObject(payload, new ValidationContext(payload), results, validateAllProperties: true))
+        {
+            return true;
+        }
+
+        foreach (var result in results)
+        {
+            foreach (var member in result.MemberNames.DefaultIfEmpty(string.Empty))
+            {
+                var key = member.Length == 0 ? "payload" : $"payload.{JsonNamingPolicy.CamelCase.ConvertName(member)}";
+                errors[key] = [.. errors.GetValueOrDefault(key, []), Sentence(result.ErrorMessage)];
+            }
+        }
+
+        return false;
     }
+
+    // Validator.TryValidateObject reflects over every property on every call; most payload types have nothing to check.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> Annotated = new();
+
+    private static bool HasAnnotations(Type type) =>
+        typeof(IValidatableObject).IsAssignableFrom(type)
+        || type.GetProperties().Any(p => p.IsDefined(typeof(ValidationAttribute), inherit: true));
 
     private static string? CheckValue(JsonPropertyInfo property, JsonNode? value)
     {

@@ -16,7 +16,8 @@ public sealed class JobLifecycleTests(ClusterFixture fixture)
     {
         var created = await Jobs.EnqueueAsync(new Echo("hello"));
         Assert.Equal(EnqueueOutcome.Created, created.Outcome);
-        Assert.Equal(JobStatus.Queued, created.Snapshot!.Status);
+        // With a free slot the first attempt begins in the enqueue's own write.
+        Assert.Contains(created.Snapshot!.Status, new[] { JobStatus.Queued, JobStatus.Running });
 
         var done = await fixture.WaitForTerminalAsync(created.Snapshot.Id);
         Assert.Equal(JobStatus.Succeeded, done.Status);
