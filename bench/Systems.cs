@@ -40,6 +40,16 @@ public static class Ports
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    /// <summary>The host both systems get: a slim web application on a free loopback port, no logging.</summary>
+    public static (WebApplicationBuilder Builder, Uri BaseAddress) NewHost()
+    {
+        var port = Free();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Logging.ClearProviders();
+        return (builder, new Uri($"http://127.0.0.1:{port}"));
+    }
 }
 
 public sealed class OrleansTasksSystem : ISystemUnderTest
@@ -66,10 +76,7 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
 
     public static async Task<OrleansTasksSystem> StartAsync(string redis)
     {
-        var port = Ports.Free();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
+        var (builder, baseAddress) = Ports.NewHost();
         var id = $"bench-{Guid.NewGuid():N}";
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -88,7 +95,7 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
         var app = builder.Build();
         app.MapJobsApi();
         await app.StartAsync();
-        return new OrleansTasksSystem(app, new Uri($"http://127.0.0.1:{port}"), redis, id);
+        return new OrleansTasksSystem(app, baseAddress, redis, id);
     }
 
     public async Task EnqueueNoopAsync(long enqueuedAt) => Check(await _jobs.EnqueueAsync(new BenchNoop(enqueuedAt)));
@@ -150,10 +157,7 @@ public sealed class HangfireSystem : ISystemUnderTest
 
     public static async Task<HangfireSystem> StartAsync(string redis)
     {
-        var port = Ports.Free();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
+        var (builder, baseAddress) = Ports.NewHost();
 
         // The fair configuration: 20 workers, 1 s fetch timeout, 1 s schedule polling.
         builder.Services.AddHangfire(configuration => configuration
@@ -172,7 +176,7 @@ public sealed class HangfireSystem : ISystemUnderTest
             return TypedResults.Accepted($"/jobs/{id}", new { id });
         });
         await app.StartAsync();
-        return new HangfireSystem(app, new Uri($"http://127.0.0.1:{port}"));
+        return new HangfireSystem(app, baseAddress);
     }
 
     public Task EnqueueNoopAsync(long enqueuedAt)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using OrleansTasks.Tests.Infrastructure;
 
@@ -10,20 +9,8 @@ public sealed class BenchQuickTests
     [Fact]
     public async Task QuickBenchRunsEveryWorkloadOnBothSystemsAndPrintsTheRatioTable()
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var bench = Path.Combine(RepoPaths.Root, "bench", "bin", configuration, "net10.0", "OrleansTasks.Bench.dll");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { bench, "--quick" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
-        Assert.True(process.ExitCode == 0, $"bench failed:\n{stdout}\n{await stderr}");
+        var (exitCode, stdout, stderr) = await RepoTool.RunAsync("bench", "OrleansTasks.Bench", TimeSpan.FromMinutes(5), "--quick");
+        Assert.True(exitCode == 0, $"bench failed:\n{stdout}\n{stderr}");
 
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var runs = lines.Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();

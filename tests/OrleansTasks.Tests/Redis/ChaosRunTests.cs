@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using OrleansTasks.Tests.Infrastructure;
 
@@ -10,23 +9,11 @@ public sealed class ChaosRunTests
     [Fact]
     public async Task QuickChaosRunLosesNoJobAndHasNoUnexpectedFailureOrDuplicate()
     {
-        // Same build configuration as this test assembly: bin/<configuration>/net10.0/.
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var tool = Path.Combine(RepoPaths.Root, "tools", "Chaos", "bin", configuration, "net10.0", "OrleansTasks.Chaos.dll");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { tool, "--quick", "--no-build", "--configuration", configuration },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        var (exitCode, stdout, stderr) = await RepoTool.RunAsync(Path.Combine("tools", "Chaos"), "OrleansTasks.Chaos", TimeSpan.FromMinutes(5),
+            "--quick", "--no-build", "--configuration", RepoTool.Configuration);
 
         var reportLine = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
-        Assert.True(reportLine is not null && reportLine.StartsWith('{'), $"no report; stderr:\n{await stderr}");
+        Assert.True(reportLine is not null && reportLine.StartsWith('{'), $"no report; stderr:\n{stderr}");
         var report = JsonNode.Parse(reportLine)!.AsObject();
         Assert.Equal(200, report["submitted"]!.GetValue<int>());
         Assert.Equal(0, report["lost"]!.GetValue<int>());
@@ -35,6 +22,6 @@ public sealed class ChaosRunTests
         Assert.Equal(20, report["failedExpected"]!.GetValue<int>());
         Assert.Equal(2, report["kills"]!.GetValue<int>());
         Assert.Equal(1, report["redisRestarts"]!.GetValue<int>());
-        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(0, exitCode);
     }
 }
