@@ -35,9 +35,6 @@ public sealed partial class JobGrain(
     // alive; a later one lets the activation go and relies on the reminder alone.
     private static readonly TimeSpan KeepWarmLimit = TimeSpan.FromMinutes(1);
 
-    // A reminder tick this early for a due time still starts the pump, which then waits out the difference.
-    private static readonly TimeSpan EarlyTickTolerance = TimeSpan.FromSeconds(1);
-
     private Task? _pump;
     private CancellationTokenSource? _handOff;
     private IGrainReminder? _wakeUp;
