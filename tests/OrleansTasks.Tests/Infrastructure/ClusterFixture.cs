@@ -83,8 +83,8 @@ public sealed class ClusterFixture : IAsyncLifetime
     public Task<JobSnapshot> WaitForTerminalAsync(string id, TimeSpan? timeout = null) =>
         WaitForAsync(id, s => s.Status.IsTerminal(), timeout);
 
-    public async Task<JobSnapshot> WaitForAsync(string id, Func<JobSnapshot, bool> condition, TimeSpan? timeout = null) =>
-        (await Poll.UntilAsync(() => Jobs.GetAsync(id), s => s is not null && condition(s), timeout, $"job {id}"))!;
+    public Task<JobSnapshot> WaitForAsync(string id, Func<JobSnapshot, bool> condition, TimeSpan? timeout = null) =>
+        Jobs.UntilJobAsync(id, condition, timeout);
 }
 
 [CollectionDefinition(Name)]

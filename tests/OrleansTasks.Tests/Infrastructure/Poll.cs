@@ -30,6 +30,10 @@ public static class Poll
         }
     }
 
+    /// <summary>Polls a job's snapshot until it exists and meets <paramref name="condition"/>.</summary>
+    public static async Task<Jobs.JobSnapshot> UntilJobAsync(this Jobs.JobClient jobs, string id, Func<Jobs.JobSnapshot, bool> condition, TimeSpan? timeout = null) =>
+        (await UntilAsync(() => jobs.GetAsync(id), s => s is not null && condition(s), timeout, $"job {id}"))!;
+
     private static string Describe(Jobs.JobSnapshot s) =>
         $"{s.Id} {s.Status} attempts={s.Attempts} lastError={s.LastError} history=[{string.Join(", ", s.History.Select(a => $"{a.Outcome}@{a.Silo}"))}]";
 

@@ -148,7 +148,7 @@ public sealed class RedisClient : IAsyncDisposable
     }
 
     public Task<JobSnapshot> WaitForAsync(string id, Func<JobSnapshot, bool> condition, TimeSpan? timeout = null) =>
-        Poll.UntilAsync(() => Jobs.GetAsync(id), s => s is not null && condition(s), timeout ?? TimeSpan.FromSeconds(60), $"job {id}")!;
+        Jobs.UntilJobAsync(id, condition, timeout ?? TimeSpan.FromSeconds(60));
 
     public async ValueTask DisposeAsync()
     {
