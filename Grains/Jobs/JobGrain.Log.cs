@@ -31,4 +31,7 @@ public sealed partial class JobGrain
 
     [LoggerMessage(9, LogLevel.Warning, "Job {JobId}: could not remove its wake-up reminder; its next tick will")]
     private partial void LogWakeUpNotCleared(Exception exception, string jobId);
+
+    [LoggerMessage(10, LogLevel.Warning, "Job {JobId} ({JobType}) cannot run on {Silo}: no handler for its type is registered here (a rolling deploy?). Nothing is counted; its wake-up re-activates it, placed afresh")]
+    private partial void LogNotRunnableHere(string jobId, string jobType, string silo);
 }

@@ -20,6 +20,7 @@ namespace OrleansTasks.Jobs;
 /// short-lived grains is whichever silo published its statistics last.
 /// </remarks>
 [RandomPlacement]
+[GrainType("job")]
 public sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> job,
     JobTypeRegistry registry,
@@ -39,13 +40,21 @@ public sealed partial class JobGrain(
     private CancellationTokenSource? _handOff;
     private IGrainReminder? _wakeUp;
 
+    // Set when a write failed: storage may or may not hold it, so memory is not trusted until read again.
+    private bool _stale;
+
     // The worker slot held for the attempt this activation began, and when that attempt was planned to start.
     private IDisposable? _slot;
     private DateTimeOffset? _plannedStart;
 
-    private JobState State => job.State;
+    // A handler of this job that ignored its token and still runs; the next attempt here waits for it.
+    private Task? _abandoned;
+
+    private JobState? State => job.RecordExists ? job.State : null;
 
     private string Id => this.GetPrimaryKeyString();
+
+    private TimeSpan RecoveryInterval => options.Value.RecoveryInterval;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -59,8 +68,8 @@ public sealed partial class JobGrain(
     {
         if (_pump is { } pump && _handOff is { } handOff)
         {
-            // Graceful stop: cancel the running handler and let the pump record a hand-off, so the job is
-            // rescheduled elsewhere now instead of after failure detection.
+            // Graceful stop: cancel the running handler or the wait for a slot, and let the pump record the
+            // hand-off, so the job is rescheduled elsewhere now instead of after failure detection.
             await handOff.CancelAsync();
             await pump.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
         }
@@ -69,14 +78,15 @@ public sealed partial class JobGrain(
     public async Task<EnqueueResult> EnqueueAsync(EnqueueRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (job.RecordExists)
+        await RefreshIfStaleAsync();
+        if (State is { } existing)
         {
-            return IsSameJob(request)
-                ? new EnqueueResult { Outcome = EnqueueOutcome.Existing, Snapshot = Snapshot() }
+            return IsSameJob(existing, request)
+                ? new EnqueueResult { Outcome = EnqueueOutcome.Existing, Snapshot = Snapshot(existing) }
                 : new EnqueueResult
                 {
                     Outcome = EnqueueOutcome.Conflict,
-                    Snapshot = Snapshot(),
+                    Snapshot = Snapshot(existing),
                     Detail = $"Job '{Id}' already exists with a different type or payload.",
                 };
         }
@@ -92,40 +102,27 @@ public sealed partial class JobGrain(
         }
 
         var runAt = request.Options.FirstRunAt(now);
-        var delayed = runAt > now;
-        State.Type = definition!.Name;
-        State.PayloadJson = canonicalPayload!;
-        State.Policy = policy!;
-        State.Status = delayed ? JobStatus.Scheduled : JobStatus.Queued;
-        State.CreatedAt = now;
-        State.ScheduledFor = runAt;
-        State.NextAttemptAt = runAt;
 
-        // A free worker slot (and nobody waiting for one) lets the first attempt begin in this same write, saving
-        // the separate "queued" write. Stored as running, a crash now counts the attempt exactly as one mid-handler.
-        if (!delayed && runner.Waiting == 0 && runner.TryAcquireSlot() is { } slot)
-        {
-            _slot = slot;
-            BeginAttempt();
-        }
-
-        // Wake-up first, state second: a wake-up without state cleans itself up on its first tick, while state
-        // without a wake-up would be a job nobody runs after a crash.
+        // A free worker slot (and nobody waiting for one) lets the first attempt begin in this same write.
+        var slot = runAt <= now && runner.Waiting == 0 ? runner.TryAcquireSlot() : null;
+        var enqueued = new JobEvent.Enqueued(now, definition!.Name, canonicalPayload!, policy!, runAt, slot is not null, RuntimeIdentity);
         try
         {
-            await SetWakeUpAsync(delayed ? runAt - now : options.Value.RecoveryInterval);
-            await job.WriteStateAsync();
+            await ApplyAsync(enqueued);
         }
         catch
         {
-            ReleaseSlot();
+            slot?.Dispose();
             throw;
         }
 
-        LogEnqueued(Id, State.Type, State.Status, runAt);
-        if (_slot is not null)
+        var state = State!;
+        LogEnqueued(Id, state.Type, state.Status, runAt);
+        if (slot is not null)
         {
-            LogStarted(Id, State.Type, State.Attempts, RuntimeIdentity);
+            _slot = slot;
+            _plannedStart = runAt;
+            LogStarted(Id, state.Type, state.Attempts, RuntimeIdentity);
         }
 
         StartPumpIfDue();
@@ -134,18 +131,20 @@ public sealed partial class JobGrain(
             // Scheduled far ahead: nothing to do in memory until the reminder fires.
             DeactivateOnIdle();
         }
-        return new EnqueueResult { Outcome = EnqueueOutcome.Created, Snapshot = Snapshot() };
+
+        return new EnqueueResult { Outcome = EnqueueOutcome.Created, Snapshot = Snapshot(state) };
     }
 
-    public Task<JobSnapshot?> GetSnapshotAsync()
+    public async Task<JobSnapshot?> GetSnapshotAsync()
     {
-        if (!job.RecordExists || (State.Status.IsTerminal() && _pump is null))
+        await RefreshIfStaleAsync();
+        if (State is not { } state || (state.Status.IsTerminal() && _pump is null))
         {
             // Lookups of finished or unknown jobs must not pile up activations.
             DeactivateOnIdle();
         }
 
-        return Task.FromResult(job.RecordExists ? Snapshot() : null);
+        return State is { } current ? Snapshot(current) : null;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -155,14 +154,69 @@ public sealed partial class JobGrain(
             return;
         }
 
-        if (!job.RecordExists || State.Status.IsTerminal())
+        // "No record" (which removes the wake-up for good) is decided only on a fresh read: a write whose reply was
+        // lost may have stored a job this activation does not know about.
+        if (_stale || State is null)
         {
-            await ClearWakeUpAsync();
-            DeactivateOnIdle();
-            return;
+            await job.ReadStateAsync();
+            _stale = false;
         }
 
+        await ApplyAsync(new JobEvent.WakeUp(time.GetUtcNow()));
         StartPumpIfDue();
+    }
+
+    private async Task RefreshIfStaleAsync()
+    {
+        if (_stale)
+        {
+            await job.ReadStateAsync();
+            _wakeUp = null;
+            _stale = false;
+        }
+    }
+
+    /// <summary>Moves the job by <paramref name="e"/> and carries out the effects in order.</summary>
+    private async Task ApplyAsync(JobEvent e)
+    {
+        var transition = JobStateMachine.Apply(State, e, RecoveryInterval);
+        var before = job.State;
+        if (transition.Next is { } next)
+        {
+            job.State = next;
+        }
+
+        try
+        {
+            foreach (var effect in transition.Effects)
+            {
+                switch (effect)
+                {
+                    case JobEffect.SetWakeUp set:
+                        await SetWakeUpAsync(set.DueIn);
+                        break;
+                    case var _ when effect == JobEffect.WriteState:
+                        await job.WriteStateAsync();
+                        break;
+                    case var _ when effect == JobEffect.ClearWakeUp:
+                        await ClearWakeUpAsync();
+                        break;
+                    case var _ when effect == JobEffect.Deactivate:
+                        DeactivateOnIdle();
+                        break;
+                }
+            }
+        }
+        catch
+        {
+            // Storage may or may not have taken the write (a lost reply): memory must never run ahead of it. Go back
+            // to what was there, read storage again before the next decision, and let this activation go.
+            job.State = before;
+            _stale = true;
+            _wakeUp = null;
+            DeactivateOnIdle();
+            throw;
+        }
     }
 
     private (JobTypeDefinition? Definition, string? Payload, JobPolicy? Policy, Dictionary<string, string[]> Errors) Validate(
@@ -193,29 +247,44 @@ public sealed partial class JobGrain(
         return (definition, payload, policy, errors);
     }
 
-    private bool IsSameJob(EnqueueRequest request)
+    private bool IsSameJob(JobState state, EnqueueRequest request)
     {
-        if (!string.Equals(request.Type, State.Type, StringComparison.Ordinal) || !registry.TryGet(State.Type, out var definition))
+        if (!string.Equals(request.Type, state.Type, StringComparison.Ordinal))
         {
             return false;
         }
 
-        // Compare canonical forms, so {"Email": ...} and { "email" : ... } are the same payload.
-        var (canonical, _) = PayloadValidator.Validate(definition.PayloadType, request.PayloadJson ?? string.Empty);
-        return canonical is not null && JsonNode.DeepEquals(JsonNode.Parse(canonical), JsonNode.Parse(State.PayloadJson));
+        // Compare canonical forms, so {"Email": ...} and { "email" : ... } are the same payload. A silo that does not
+        // know the type (a rolling deploy) compares the JSON as sent.
+        var canonical = registry.TryGet(state.Type, out var definition)
+            ? PayloadValidator.Validate(definition.PayloadType, request.PayloadJson ?? string.Empty).CanonicalJson
+            : request.PayloadJson;
+        return canonical is not null && JsonNode.DeepEquals(ParseOrNull(canonical), ParseOrNull(state.PayloadJson));
+    }
+
+    private static JsonNode? ParseOrNull(string json)
+    {
+        try
+        {
+            return JsonNode.Parse(json);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     private void StartPumpIfDue()
     {
-        if (_pump is not null || !job.RecordExists)
+        if (_pump is not null || State is not { } state)
         {
             return;
         }
 
-        var due = State.Status switch
+        var due = state.Status switch
         {
             JobStatus.Queued or JobStatus.Running => true,
-            JobStatus.Scheduled or JobStatus.Retrying => State.NextAttemptAt is not { } at || at - time.GetUtcNow() <= KeepWarmLimit,
+            JobStatus.Scheduled or JobStatus.Retrying => state.NextAttemptAt is not { } at || at - time.GetUtcNow() <= KeepWarmLimit,
             _ => false,
         };
         if (due)
@@ -237,23 +306,19 @@ public sealed partial class JobGrain(
             new GrainTimerCreationOptions(keepAlivePeriod, keepAlivePeriod) { KeepAlive = true, Interleave = true });
         try
         {
-            while (!handOff.IsCancellationRequested && await StepAsync(handOff))
+            while (await StepAsync(handOff))
             {
             }
         }
-        catch (OperationCanceledException) when (handOff.IsCancellationRequested)
+        catch (OperationCanceledException) when (handOff.IsCancellationRequested && State is { Status: not JobStatus.Running })
         {
-            // Shutting down while waiting. A queued job must not wait for its next recovery tick: bring its
-            // wake-up forward so another silo picks it up now. (Retries and delayed starts keep their time.)
-            if (State.Status == JobStatus.Queued)
-            {
-                await SetWakeUpAsync(TimeSpan.FromSeconds(1));
-            }
+            // Shutting down while waiting for a slot or for the job's time.
+            await ApplyAsync(new JobEvent.HandedOff(time.GetUtcNow()));
         }
         catch (Exception ex)
         {
-            // Most likely storage is unreachable. In-memory state may now be ahead of what is stored, so drop this
-            // activation; the next reminder tick re-activates from storage and carries on.
+            // Most likely storage is unreachable. ApplyAsync has already put memory back and dropped the activation;
+            // the next reminder tick re-activates the job from storage and carries on.
             LogPumpFailed(ex, Id);
             DeactivateOnIdle();
         }
@@ -269,20 +334,28 @@ public sealed partial class JobGrain(
     /// <summary>Moves the job one step; false when there is nothing more to do in this activation.</summary>
     private async Task<bool> StepAsync(CancellationToken handOff)
     {
-        switch (State.Status)
+        if (State is not { } state)
+        {
+            return false;
+        }
+
+        switch (state.Status)
         {
             case JobStatus.Running when _slot is not null:
-                await ExecuteAttemptAsync(handOff);
-                return true;
+                // Runs even when the hand-off has already fired, so the begun attempt is recorded as handed off
+                // rather than left "running" for a recovery tick to count as interrupted.
+                await ExecuteAttemptAsync(state, handOff);
+                return !handOff.IsCancellationRequested;
 
             case JobStatus.Running:
                 // Stored as running, yet this activation never began it: the silo that ran it died mid-attempt.
-                await RecordInterruptedAttemptAsync();
+                LogInterrupted(Id, state.Type, state.Attempts);
+                await ApplyAsync(new JobEvent.Interrupted(time.GetUtcNow()));
                 return true;
 
             case JobStatus.Scheduled or JobStatus.Retrying:
-                var due = State.NextAttemptAt ?? time.GetUtcNow();
-                if (due - time.GetUtcNow() > KeepWarmLimit)
+                var due = state.NextAttemptAt ?? time.GetUtcNow();
+                if (due - time.GetUtcNow() > KeepWarmLimit && _abandoned is not { IsCompleted: false })
                 {
                     // Far off: free the memory; the reminder brings the job back when it is due.
                     DeactivateOnIdle();
@@ -292,84 +365,78 @@ public sealed partial class JobGrain(
                 // Timers may fire a little early; never start before the promised time.
                 for (var wait = due - time.GetUtcNow(); wait > TimeSpan.Zero; wait = due - time.GetUtcNow())
                 {
-                    await Task.Delay(wait + TimeSpan.FromMilliseconds(1), time, handOff);
+                    await Task.Delay(Min(wait + TimeSpan.FromMilliseconds(1), KeepWarmLimit), time, handOff);
                 }
 
-                // Not persisted: the "running" write that follows is, and until then the stored due state resumes the same way.
-                State.Status = JobStatus.Queued;
+                await ApplyAsync(new JobEvent.Due(time.GetUtcNow()));
                 return true;
 
-            case JobStatus.Queued when !registry.TryGet(State.Type, out _):
-                await FinishAsync(JobStatus.Failed, null, new JobError("UnknownJobType", $"No handler is registered for '{State.Type}' on this silo."));
+            case JobStatus.Queued when !registry.TryGet(state.Type, out _):
+                LogNotRunnableHere(Id, state.Type, RuntimeIdentity);
+                await ApplyAsync(new JobEvent.NotRunnableHere(time.GetUtcNow()));
                 return false;
 
             case JobStatus.Queued:
-                _slot = await runner.AcquireSlotAsync(handOff);
-                BeginAttempt();
-                await job.WriteStateAsync();
-                LogStarted(Id, State.Type, State.Attempts, RuntimeIdentity);
+                if (_abandoned is { IsCompleted: false } abandoned)
+                {
+                    // Never run an attempt beside the previous one's handler that still runs.
+                    await abandoned.WaitAsync(handOff);
+                }
+
+                var slot = await runner.AcquireSlotAsync(handOff);
+                try
+                {
+                    await ApplyAsync(new JobEvent.SlotAcquired(time.GetUtcNow(), RuntimeIdentity));
+                }
+                catch
+                {
+                    slot.Dispose();
+                    throw;
+                }
+
+                _slot = slot;
+                _plannedStart = state.NextAttemptAt;
+                LogStarted(Id, state.Type, State!.Attempts, RuntimeIdentity);
                 return true;
 
             default:
-                await ClearWakeUpAsync();
-                DeactivateOnIdle();
+                await ApplyAsync(new JobEvent.WakeUp(time.GetUtcNow()));
                 return false;
         }
     }
 
-    /// <summary>Marks a new attempt as begun (not yet stored): counted now, so a crash mid-attempt uses up a retry.</summary>
-    private void BeginAttempt()
-    {
-        var now = time.GetUtcNow();
-        _plannedStart = State.NextAttemptAt;
-        State.Attempts++;
-        State.History.Add(new JobAttempt(State.History.Count + 1, now, null, AttemptOutcome.Running, null, RuntimeIdentity));
-        State.Status = JobStatus.Running;
-        State.StartedAt ??= now;
-        State.NextAttemptAt = null;
-    }
-
     /// <summary>Runs the begun (and stored) attempt in the slot this activation holds, then stores the outcome.</summary>
-    private async Task ExecuteAttemptAsync(CancellationToken handOff)
+    private async Task ExecuteAttemptAsync(JobState state, CancellationToken handOff)
     {
-        var definition = registry.TryGet(State.Type, out var found) ? found : throw new InvalidOperationException($"No handler for '{State.Type}'.");
-        var attempt = State.History[^1];
-        var context = new JobContext(Id, State.Type, State.Attempts, State.Policy.MaxRetries) { PlannedStart = _plannedStart };
-        AttemptResult result;
-        try
-        {
-            result = await runner.RunAsync(definition, State.PayloadJson, context, State.Policy.Timeout, handOff);
-        }
-        finally
-        {
-            // Free the slot before the outcome's write: the next job need not wait for it.
-            ReleaseSlot();
-        }
+        var slot = _slot!;
+        _slot = null;
+        var context = new JobContext(Id, state.Type, state.Attempts, state.Policy.MaxRetries) { PlannedStart = _plannedStart };
+        var result = registry.TryGet(state.Type, out var definition)
+            ? await runner.RunAsync(definition, state.PayloadJson, context, state.Policy.Timeout, slot, handOff)
+            : throw new InvalidOperationException($"No handler for '{state.Type}'.");
+        _abandoned = result.Abandoned;
 
-        var finished = attempt with { FinishedAt = time.GetUtcNow(), Outcome = result.Outcome, Error = result.Error };
-        State.History[^1] = finished;
+        await ApplyAsync(new JobEvent.AttemptFinished(time.GetUtcNow(), result, Random.Shared.NextDouble()));
+        var after = State!;
+        var attempt = after.History[^1];
         switch (result.Outcome)
         {
             case AttemptOutcome.Succeeded:
-                LogSucceeded(Id, State.Type, State.Attempts, (finished.FinishedAt!.Value - finished.StartedAt).TotalMilliseconds);
-                await FinishAsync(JobStatus.Succeeded, result.ResultJson, null);
+                LogSucceeded(Id, after.Type, after.Attempts, (attempt.FinishedAt!.Value - attempt.StartedAt).TotalMilliseconds);
                 break;
-
             case AttemptOutcome.HandedOff:
-                // Not the job's fault: the attempt does not count, and the job is due again at once elsewhere.
-                State.Attempts--;
-                State.Status = JobStatus.Queued;
-                State.NextAttemptAt = time.GetUtcNow();
-                await job.WriteStateAsync();
-                await SetWakeUpAsync(TimeSpan.FromSeconds(1));
-                LogHandedOff(Id, State.Type);
+                LogHandedOff(Id, after.Type);
                 break;
-
+            case var _ when after.Status == JobStatus.Failed:
+                LogFailed(Id, after.Type, after.Attempts, result.Error!.Type, result.Error.Message, result.Permanent);
+                break;
             default:
-                await FailAttemptAsync(result.Error!, result.Permanent, retryAtOnce: false);
+                LogAttemptFailed(Id, after.Type, after.Attempts, result.Error!.Type, result.Error.Message, after.NextAttemptAt ?? time.GetUtcNow());
                 break;
         }
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private void ReleaseSlot()
     {
@@ -377,63 +444,11 @@ public sealed partial class JobGrain(
         _slot = null;
     }
 
-    private Task RecordInterruptedAttemptAsync()
-    {
-        var error = new JobError("AttemptInterrupted", "The silo running this attempt stopped before the attempt reported back.");
-        if (State.History is [.., { Outcome: AttemptOutcome.Running } last])
-        {
-            State.History[^1] = last with { FinishedAt = time.GetUtcNow(), Outcome = AttemptOutcome.Interrupted, Error = error };
-        }
-
-        LogInterrupted(Id, State.Type, State.Attempts);
-
-        // The interrupted attempt was counted when it started; re-run at once (the job did nothing wrong that a
-        // backoff would help), unless it has used up its attempts, which stops a job that kills silos from looping.
-        return FailAttemptAsync(error, permanent: false, retryAtOnce: true);
-    }
-
-    private async Task FailAttemptAsync(JobError error, bool permanent, bool retryAtOnce)
-    {
-        State.LastError = error;
-        if (permanent || State.Attempts > State.Policy.MaxRetries)
-        {
-            LogFailed(Id, State.Type, State.Attempts, error.Type, error.Message, permanent);
-            await FinishAsync(JobStatus.Failed, null, error);
-            return;
-        }
-
-        var delay = retryAtOnce ? TimeSpan.Zero : Backoff.Delay(State.Attempts, State.Policy, Random.Shared.NextDouble());
-        var next = time.GetUtcNow() + delay;
-        State.Status = retryAtOnce ? JobStatus.Queued : JobStatus.Retrying;
-        State.NextAttemptAt = next;
-        await job.WriteStateAsync();
-        if (!retryAtOnce)
-        {
-            await SetWakeUpAsync(delay);
-        }
-
-        LogAttemptFailed(Id, State.Type, State.Attempts, error.Type, error.Message, next);
-    }
-
-    private async Task FinishAsync(JobStatus status, string? resultJson, JobError? error)
-    {
-        State.Status = status;
-        State.ResultJson = resultJson;
-        State.LastError = error ?? State.LastError;
-        State.FinishedAt = time.GetUtcNow();
-        State.NextAttemptAt = null;
-
-        // State first: if we die before the reminder is gone, its next tick finds a terminal job and removes it.
-        await job.WriteStateAsync();
-        await ClearWakeUpAsync();
-        DeactivateOnIdle();
-    }
-
     private async Task SetWakeUpAsync(TimeSpan dueTime)
     {
         // A zero due time skips the first tick (dotnet/orleans#9385), hence the 1 ms floor.
         var due = dueTime < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : dueTime;
-        _wakeUp = await this.RegisterOrUpdateReminder(WakeUpReminder, due, options.Value.RecoveryInterval);
+        _wakeUp = await this.RegisterOrUpdateReminder(WakeUpReminder, due, RecoveryInterval);
     }
 
     private async Task ClearWakeUpAsync()
@@ -455,27 +470,28 @@ public sealed partial class JobGrain(
         }
     }
 
-    private JobSnapshot Snapshot() => new()
+    private JobSnapshot Snapshot(JobState state) => new()
     {
         Id = Id,
-        Type = State.Type,
-        Status = State.Status,
-        PayloadJson = State.PayloadJson,
-        Attempts = State.Attempts,
-        Policy = State.Policy,
-        CreatedAt = State.CreatedAt,
-        ScheduledFor = State.ScheduledFor,
-        StartedAt = State.StartedAt,
-        FinishedAt = State.FinishedAt,
-        NextAttemptAt = State.NextAttemptAt,
-        LastError = State.LastError,
-        ResultJson = State.ResultJson,
-        History = [.. State.History],
+        Type = state.Type,
+        Status = state.Status,
+        PayloadJson = state.PayloadJson,
+        Attempts = state.Attempts,
+        Policy = state.Policy,
+        CreatedAt = state.CreatedAt,
+        ScheduledFor = state.ScheduledFor,
+        StartedAt = state.StartedAt,
+        FinishedAt = state.FinishedAt,
+        NextAttemptAt = state.NextAttemptAt,
+        LastError = state.LastError,
+        ResultJson = state.ResultJson,
+        History = state.History,
     };
 }
 
 /// <summary>Answers job-type questions from the local registry on whichever silo receives the call.</summary>
 [StatelessWorker]
+[GrainType("jobtypes")]
 public sealed class JobTypesGrain(JobTypeRegistry registry) : Grain, IJobTypesGrain
 {
     public Task<IReadOnlyList<JobTypeInfo>> GetJobTypesAsync() =>

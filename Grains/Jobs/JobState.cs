@@ -1,24 +1,27 @@
 namespace OrleansTasks.Jobs;
 
 /// <summary>
-/// A job as stored in Redis. Renaming this type or reusing an [Id] breaks stored jobs: add members with new ids only.
+/// A job as stored in Redis, as System.Text.Json writes it (<c>UseSystemTextJsonGrainStorageSerializer</c>): members
+/// are matched by property name, so renaming a property orphans what stored jobs hold in it. Add properties; never
+/// rename or repurpose one. Immutable: <see cref="JobStateMachine"/> returns a new state for every transition, so the
+/// state a failed write leaves behind is never a half-changed one.
 /// </summary>
-[GenerateSerializer, Alias("OrleansTasks.JobState")]
-public sealed class JobState
+[GenerateSerializer, Immutable, Alias("OrleansTasks.JobState")]
+public sealed record JobState
 {
-    [Id(0)] public string Type { get; set; } = string.Empty;
-    [Id(1)] public string PayloadJson { get; set; } = string.Empty;
-    [Id(2)] public JobPolicy Policy { get; set; } = JobPolicy.Default;
-    [Id(3)] public JobStatus Status { get; set; }
+    [Id(0)] public string Type { get; init; } = string.Empty;
+    [Id(1)] public string PayloadJson { get; init; } = string.Empty;
+    [Id(2)] public JobPolicy Policy { get; init; } = JobPolicy.Default;
+    [Id(3)] public JobStatus Status { get; init; }
 
     /// <summary>Attempts that count toward <see cref="JobPolicy.MaxRetries"/> (hand-offs excluded).</summary>
-    [Id(4)] public int Attempts { get; set; }
-    [Id(5)] public DateTimeOffset CreatedAt { get; set; }
-    [Id(6)] public DateTimeOffset? ScheduledFor { get; set; }
-    [Id(7)] public DateTimeOffset? StartedAt { get; set; }
-    [Id(8)] public DateTimeOffset? FinishedAt { get; set; }
-    [Id(9)] public DateTimeOffset? NextAttemptAt { get; set; }
-    [Id(10)] public JobError? LastError { get; set; }
-    [Id(11)] public string? ResultJson { get; set; }
-    [Id(12)] public List<JobAttempt> History { get; set; } = [];
+    [Id(4)] public int Attempts { get; init; }
+    [Id(5)] public DateTimeOffset CreatedAt { get; init; }
+    [Id(6)] public DateTimeOffset? ScheduledFor { get; init; }
+    [Id(7)] public DateTimeOffset? StartedAt { get; init; }
+    [Id(8)] public DateTimeOffset? FinishedAt { get; init; }
+    [Id(9)] public DateTimeOffset? NextAttemptAt { get; init; }
+    [Id(10)] public JobError? LastError { get; init; }
+    [Id(11)] public string? ResultJson { get; init; }
+    [Id(12)] public IReadOnlyList<JobAttempt> History { get; init; } = [];
 }

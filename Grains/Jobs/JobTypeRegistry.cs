@@ -117,16 +117,29 @@ public sealed class JobTypeRegistryBuilder(IServiceCollection services)
     {
         public async Task<string> ExecuteAsync(IServiceProvider services, object payload, JobContext context, CancellationToken cancellationToken)
         {
-            // A fresh handler per attempt, so handlers may hold per-attempt state and are disposed with it.
-            var handler = ActivatorUtilities.CreateInstance<THandler>(services);
-            try
+            // A scope and a fresh handler per attempt: scoped dependencies (an EF DbContext) are never shared by
+            // concurrent attempts, and everything the attempt resolved is disposed with it.
+            var scope = services.CreateAsyncScope();
+            await using (scope.ConfigureAwait(false))
             {
-                var result = await handler.HandleAsync((TPayload)payload, context, cancellationToken).ConfigureAwait(false);
-                return JobJson.Serialize(result);
-            }
-            finally
-            {
-                (handler as IDisposable)?.Dispose();
+                var handler = ActivatorUtilities.CreateInstance<THandler>(scope.ServiceProvider);
+                try
+                {
+                    var result = await handler.HandleAsync((TPayload)payload, context, cancellationToken).ConfigureAwait(false);
+                    return JobJson.Serialize(result);
+                }
+                finally
+                {
+                    // ActivatorUtilities does not hand the handler to the scope, so it is disposed here.
+                    if (handler is IAsyncDisposable asyncDisposable)
+                    {
+                        await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        (handler as IDisposable)?.Dispose();
+                    }
+                }
             }
         }
     }

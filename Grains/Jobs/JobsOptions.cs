@@ -1,6 +1,6 @@
 namespace OrleansTasks.Jobs;
 
-/// <summary>Silo-side engine settings, bound from the <c>Jobs</c> configuration section.</summary>
+/// <summary>Silo-side engine settings, bound once from the <c>Jobs</c> configuration section and validated at start.</summary>
 public sealed class JobsOptions
 {
     public const string SectionName = "Jobs";
@@ -14,4 +14,29 @@ public sealed class JobsOptions
     /// job that is fine costs one in-memory grain call. Minimum 1 second. Default: 15 seconds.
     /// </summary>
     public TimeSpan RecoveryInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Largest handler result, as UTF-8 JSON. A larger result fails the attempt for good (<c>ResultTooLarge</c>):
+    /// results are stored with the job and returned by every query. Default: 64 KiB.
+    /// </summary>
+    public int MaxResultBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Field errors, empty when the options are usable; checked at start-up.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (MaxConcurrency < 1)
+        {
+            yield return "Jobs:MaxConcurrency must be at least 1.";
+        }
+
+        if (RecoveryInterval < TimeSpan.FromSeconds(1) || RecoveryInterval > TimeSpan.FromDays(1))
+        {
+            yield return "Jobs:RecoveryInterval must be between 1 second and 1 day.";
+        }
+
+        if (MaxResultBytes < 2)
+        {
+            yield return "Jobs:MaxResultBytes must be at least 2 (the JSON \"{}\").";
+        }
+    }
 }

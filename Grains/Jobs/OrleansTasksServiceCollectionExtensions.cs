@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace OrleansTasks.Jobs;
 
@@ -15,9 +16,8 @@ public static class OrleansTasksServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(configureJobs);
         services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.SectionName)
-            .Validate(o => o.MaxConcurrency >= 1, "Jobs:MaxConcurrency must be at least 1.")
-            .Validate(o => o.RecoveryInterval >= TimeSpan.FromSeconds(1), "Jobs:RecoveryInterval must be at least 1 second.")
             .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobsOptions>, JobsOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<JobRunner>();
         var jobs = new JobTypeRegistryBuilder(services);
@@ -26,4 +26,11 @@ public static class OrleansTasksServiceCollectionExtensions
         services.TryAddSingleton<JobClient>();
         return services;
     }
+}
+
+/// <summary>Fails start-up with every problem of the <c>Jobs</c> section, each naming its key.</summary>
+internal sealed class JobsOptionsValidator : IValidateOptions<JobsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, JobsOptions options) =>
+        options.Validate().ToList() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
 }

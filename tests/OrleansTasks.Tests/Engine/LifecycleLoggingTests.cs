@@ -16,10 +16,16 @@ public sealed class LifecycleLoggingTests(ClusterFixture fixture)
         await fixture.WaitForTerminalAsync(ok.Snapshot!.Id);
         await fixture.WaitForTerminalAsync(bad.Snapshot!.Id);
 
+        // A terminal outcome is logged once it is stored, which may be just after a query first shows it.
         var entries = fixture.Logs.Entries.ToList();
         string[] EventsOf(string id) => [.. entries
             .Where(e => e.Properties.TryGetValue("JobId", out var v) && Equals(v, id))
             .Select(e => e.EventId.Name ?? e.EventId.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        await Poll.UntilAsync(() =>
+        {
+            entries = fixture.Logs.Entries.ToList();
+            return Task.FromResult(EventsOf(bad.Snapshot.Id).Length + EventsOf(ok.Snapshot.Id).Length);
+        }, n => n >= 8, what: "both jobs' terminal log lines");
 
         Assert.Equal(["LogEnqueued", "LogStarted", "LogSucceeded"], EventsOf(ok.Snapshot.Id));
         Assert.Equal(["LogEnqueued", "LogStarted", "LogAttemptFailed", "LogStarted", "LogFailed"], EventsOf(bad.Snapshot.Id));

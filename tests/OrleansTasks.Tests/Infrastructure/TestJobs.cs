@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Tests.Infrastructure;
@@ -22,6 +23,18 @@ public sealed record Slow(int Milliseconds);
 [JobType("test_gate")]
 public sealed record Gate(string Name);
 
+/// <summary>Waits for its gate without looking at its cancellation token: a handler that ignores timeouts and hand-offs.</summary>
+[JobType("test_stubborn")]
+public sealed record Stubborn(string Gate);
+
+/// <summary>Records the scoped and transient dependencies it was given, under its job id.</summary>
+[JobType("test_scoped")]
+public sealed record Scoped(string Gate);
+
+/// <summary>Returns a string of the given length (to test the result size limit).</summary>
+[JobType("test_big_result")]
+public sealed record BigResult(int Characters);
+
 /// <summary>What test handlers observed, keyed by job id or gate name. Tests use fresh keys, so they never collide.</summary>
 public static class TestJobLog
 {
@@ -30,6 +43,9 @@ public static class TestJobLog
     public static ConcurrentDictionary<string, TaskCompletionSource> Gates { get; } = new();
     public static ConcurrentDictionary<string, int> Running { get; } = new();
     public static ConcurrentDictionary<string, int> MaxRunning { get; } = new();
+
+    /// <summary>Per job id: the scoped dependency seen twice in the attempt, the transient one, and the handler.</summary>
+    public static ConcurrentDictionary<string, (ScopedDependency First, ScopedDependency Second, DisposableDependency Transient, ScopedHandler Handler)> Scopes { get; } = new();
 
     public static TaskCompletionSource GateFor(string name) =>
         Gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -49,7 +65,18 @@ public static class TestJobRegistration
         .Add<PermanentHandler>()
         .Add<NonRetryableHandler>(o => o.DoNotRetryOn<InvalidOperationException>())
         .Add<SlowHandler>()
-        .Add<GateHandler>();
+        .Add<GateHandler>()
+        .Add<StubbornHandler>(o => o.Timeout = TimeSpan.FromMilliseconds(300))
+        .Add<ScopedHandler>()
+        .Add<BigResultHandler>()
+        .AddScopedTestServices();
+
+    private static JobTypeRegistryBuilder AddScopedTestServices(this JobTypeRegistryBuilder jobs)
+    {
+        jobs.Services.AddScoped<ScopedDependency>();
+        jobs.Services.AddTransient<DisposableDependency>();
+        return jobs;
+    }
 }
 
 public sealed class EchoHandler : IJobHandler<Echo, string>
@@ -117,5 +144,61 @@ public sealed class GateHandler : IJobHandler<Gate, string>
         {
             TestJobLog.Running.AddOrUpdate(payload.Name, 0, (_, n) => n - 1);
         }
+    }
+}
+
+public sealed class StubbornHandler : IJobHandler<Stubborn, string>
+{
+    public async Task<string> HandleAsync(Stubborn payload, JobContext context, CancellationToken cancellationToken)
+    {
+        TestJobLog.Executed(context);
+        await TestJobLog.GateFor(payload.Gate).Task;
+        return "finally";
+    }
+}
+
+public sealed class ScopedDependency : IDisposable
+{
+    public bool Disposed { get; private set; }
+
+    public void Dispose() => Disposed = true;
+}
+
+public sealed class DisposableDependency : IAsyncDisposable
+{
+    public bool Disposed { get; private set; }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return ValueTask.CompletedTask;
+    }
+}
+
+public sealed class ScopedHandler(ScopedDependency scoped, DisposableDependency transient, IServiceProvider services) : IJobHandler<Scoped, bool>, IAsyncDisposable
+{
+    public bool Disposed { get; private set; }
+
+    public async Task<bool> HandleAsync(Scoped payload, JobContext context, CancellationToken cancellationToken)
+    {
+        TestJobLog.Executed(context);
+        TestJobLog.Scopes[context.JobId] = (scoped, services.GetRequiredService<ScopedDependency>(), transient, this);
+        await TestJobLog.GateFor(payload.Gate).Task.WaitAsync(cancellationToken);
+        return true;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return ValueTask.CompletedTask;
+    }
+}
+
+public sealed class BigResultHandler : IJobHandler<BigResult, string>
+{
+    public Task<string> HandleAsync(BigResult payload, JobContext context, CancellationToken cancellationToken)
+    {
+        TestJobLog.Executed(context);
+        return Task.FromResult(new string('x', payload.Characters));
     }
 }

@@ -1,0 +1,214 @@
+namespace OrleansTasks.Jobs;
+
+/// <summary>Something that happened to a job; the input of <see cref="JobStateMachine.Apply"/>.</summary>
+public abstract record JobEvent(DateTimeOffset Now)
+{
+    /// <summary>A new job passed validation. <paramref name="Slot"/>: a worker slot on this silo is already held for it.</summary>
+    public sealed record Enqueued(DateTimeOffset Now, string Type, string PayloadJson, JobPolicy Policy, DateTimeOffset RunAt,
+        bool Slot, string Silo) : JobEvent(Now);
+
+    /// <summary>A scheduled or retrying job's time has come (its wake-up fired or its in-memory wait ended).</summary>
+    public sealed record Due(DateTimeOffset Now) : JobEvent(Now);
+
+    /// <summary>This silo gave a queued job a worker slot: its next attempt begins.</summary>
+    public sealed record SlotAcquired(DateTimeOffset Now, string Silo) : JobEvent(Now);
+
+    /// <summary>
+    /// The attempt this activation began has ended. <paramref name="Jitter"/> in [0, 1) places the retry inside its
+    /// backoff window (<see cref="Backoff.Delay"/>).
+    /// </summary>
+    public sealed record AttemptFinished(DateTimeOffset Now, AttemptResult Result, double Jitter) : JobEvent(Now);
+
+    /// <summary>The job is stored as running, but no activation of it is running an attempt: its silo died mid-attempt.</summary>
+    public sealed record Interrupted(DateTimeOffset Now) : JobEvent(Now);
+
+    /// <summary>The silo is stopping gracefully while the job waits for a slot or for its time.</summary>
+    public sealed record HandedOff(DateTimeOffset Now) : JobEvent(Now);
+
+    /// <summary>The job's type has no handler on this silo (a rolling deploy): another silo must run it.</summary>
+    public sealed record NotRunnableHere(DateTimeOffset Now) : JobEvent(Now);
+
+    /// <summary>The durable wake-up ticked. The executor decides on a freshly read state whether a record exists.</summary>
+    public sealed record WakeUp(DateTimeOffset Now) : JobEvent(Now);
+}
+
+/// <summary>A durable or in-memory step the executor (<see cref="JobGrain"/>) carries out, in the order given.</summary>
+public abstract record JobEffect
+{
+    /// <summary>Store the new state (a compare-and-swap on the etag).</summary>
+    public static JobEffect WriteState { get; } = new Write();
+
+    /// <summary>Remove the durable wake-up (best effort: a tick on a terminal or missing job removes it again).</summary>
+    public static JobEffect ClearWakeUp { get; } = new Clear();
+
+    /// <summary>Let the activation go once idle: nothing is left for it to do in memory.</summary>
+    public static JobEffect Deactivate { get; } = new Drop();
+
+    /// <summary>Register or move the durable wake-up to fire <paramref name="DueIn"/> from now, then every recovery interval.</summary>
+    public sealed record SetWakeUp(TimeSpan DueIn) : JobEffect;
+
+    private sealed record Write : JobEffect;
+
+    private sealed record Clear : JobEffect;
+
+    private sealed record Drop : JobEffect;
+}
+
+/// <summary>The next state (null: no record) and the effects that make it so.</summary>
+public sealed record JobTransition(JobState? Next, IReadOnlyList<JobEffect> Effects);
+
+/// <summary>Thrown for an event that cannot happen in the job's state; the executor treats it as a bug, not as data.</summary>
+public sealed class InvalidJobTransitionException(string message) : InvalidOperationException(message);
+
+/// <summary>
+/// The job's life as one pure function: (stored state, event) → (next state, effects). No I/O, no clock, no
+/// randomness: everything comes in with the event, so every pair is unit-tested without a cluster and
+/// <see cref="JobGrain"/> is only the executor of the effects.
+/// </summary>
+/// <remarks>
+/// Effect order carries durability. A new job stores its wake-up before its state (a wake-up without state removes
+/// itself on its first tick; state without a wake-up is a job nobody runs after a crash). A finished job stores its
+/// state before clearing the wake-up (a tick that finds it terminal clears it again). Attempts are counted when they
+/// begin, so a crash mid-attempt uses up a retry and a job that kills its silo cannot loop for ever.
+/// </remarks>
+public static class JobStateMachine
+{
+    /// <summary>How soon a handed-off job is woken on another silo.</summary>
+    public static readonly TimeSpan HandOffWakeUp = TimeSpan.FromSeconds(1);
+
+    private static readonly JobError InterruptedError =
+        new("AttemptInterrupted", "The silo running this attempt stopped before the attempt reported back.");
+
+    /// <summary>The transition for an event in a state.</summary>
+    /// <param name="state">The stored state; null when no job is stored under this id.</param>
+    /// <param name="e">What happened.</param>
+    /// <param name="recoveryInterval">Period of the durable wake-up of a queued or running job (<see cref="JobsOptions.RecoveryInterval"/>).</param>
+    /// <exception cref="InvalidJobTransitionException">The event cannot happen in this state.</exception>
+    public static JobTransition Apply(JobState? state, JobEvent e, TimeSpan recoveryInterval)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return (state, e) switch
+        {
+            (null, JobEvent.Enqueued enqueued) => Enqueue(enqueued, recoveryInterval),
+            (null, JobEvent.WakeUp) => new(null, [JobEffect.ClearWakeUp, JobEffect.Deactivate]),
+            ({ Status: var s }, JobEvent.WakeUp) when s.IsTerminal() => new(state, [JobEffect.ClearWakeUp, JobEffect.Deactivate]),
+            ({ }, JobEvent.WakeUp) => new(state, []),
+
+            ({ Status: JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.Due due) when state.NextAttemptAt is not { } at || at <= due.Now =>
+                // Not stored: the "running" write that follows is, and until then the stored due state resumes the same way.
+                new(state with { Status = JobStatus.Queued }, []),
+
+            ({ Status: JobStatus.Queued }, JobEvent.SlotAcquired slot) => new(BeginAttempt(state, slot.Now, slot.Silo), [JobEffect.WriteState]),
+
+            ({ Status: JobStatus.Running }, JobEvent.AttemptFinished finished) when state.History is [.., { Outcome: AttemptOutcome.Running }] =>
+                Finish(state, finished),
+
+            ({ Status: JobStatus.Running }, JobEvent.Interrupted interrupted) => Fail(
+                state with { History = CloseLast(state.History, interrupted.Now, AttemptOutcome.Interrupted, InterruptedError) },
+                InterruptedError, permanent: false, retryAt: interrupted.Now, interrupted.Now),
+
+            // Waiting for a slot: wake up elsewhere now instead of at the next recovery tick. Jobs waiting for their
+            // time keep it.
+            ({ Status: JobStatus.Queued }, JobEvent.HandedOff) => new(state, [new JobEffect.SetWakeUp(HandOffWakeUp)]),
+            ({ Status: JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.HandedOff) => new(state, []),
+
+            // Another silo must run it: the wake-up keeps ticking every recovery interval and re-activates the job,
+            // placed afresh, until it lands on a silo that knows the type. Nothing is counted.
+            ({ Status: JobStatus.Queued or JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.NotRunnableHere) =>
+                new(state, [JobEffect.Deactivate]),
+
+            _ => throw new InvalidJobTransitionException(
+                $"{e.GetType().Name} cannot happen to a job that is {(state is null ? "not stored" : state.Status.ToWireName())}."),
+        };
+    }
+
+    private static JobTransition Enqueue(JobEvent.Enqueued e, TimeSpan recoveryInterval)
+    {
+        var delayed = e.RunAt > e.Now;
+        if (delayed && e.Slot)
+        {
+            throw new InvalidJobTransitionException("A delayed job cannot take a worker slot at enqueue.");
+        }
+
+        var state = new JobState
+        {
+            Type = e.Type,
+            PayloadJson = e.PayloadJson,
+            Policy = e.Policy,
+            Status = delayed ? JobStatus.Scheduled : JobStatus.Queued,
+            CreatedAt = e.Now,
+            ScheduledFor = e.RunAt,
+            NextAttemptAt = e.RunAt,
+        };
+
+        // A slot already held lets the first attempt begin in this same write, saving a separate "queued" write.
+        if (e.Slot)
+        {
+            state = BeginAttempt(state, e.Now, e.Silo);
+        }
+
+        return new(state, [new JobEffect.SetWakeUp(delayed ? e.RunAt - e.Now : recoveryInterval), JobEffect.WriteState]);
+    }
+
+    private static JobState BeginAttempt(JobState state, DateTimeOffset now, string silo) => state with
+    {
+        Status = JobStatus.Running,
+        Attempts = state.Attempts + 1,
+        History = [.. state.History, new JobAttempt(state.History.Count + 1, now, null, AttemptOutcome.Running, null, silo)],
+        StartedAt = state.StartedAt ?? now,
+        NextAttemptAt = null,
+    };
+
+    private static JobTransition Finish(JobState state, JobEvent.AttemptFinished e)
+    {
+        var result = e.Result;
+        var history = CloseLast(state.History, e.Now, result.Outcome, result.Error);
+        switch (result.Outcome)
+        {
+            case AttemptOutcome.Succeeded:
+                return Terminal(state with { History = history, ResultJson = result.ResultJson }, JobStatus.Succeeded, e.Now);
+
+            case AttemptOutcome.HandedOff:
+                // Not the job's fault: the attempt does not count, and the job is due again at once elsewhere.
+                return new(
+                    state with { History = history, Attempts = state.Attempts - 1, Status = JobStatus.Queued, NextAttemptAt = e.Now },
+                    [JobEffect.WriteState, new JobEffect.SetWakeUp(HandOffWakeUp)]);
+
+            case AttemptOutcome.Failed or AttemptOutcome.TimedOut:
+                var error = result.Error ?? new JobError("Unknown", "The attempt failed without an error.");
+                var retryAt = e.Now + Backoff.Delay(state.Attempts, state.Policy, e.Jitter);
+                return Fail(state with { History = history }, error, result.Permanent, retryAt, e.Now);
+
+            default:
+                throw new InvalidJobTransitionException($"An attempt cannot finish as {result.Outcome}.");
+        }
+    }
+
+    /// <summary>Records a failed attempt: fails the job when it is permanent or out of attempts, else retries at <paramref name="retryAt"/>.</summary>
+    private static JobTransition Fail(JobState state, JobError error, bool permanent, DateTimeOffset retryAt, DateTimeOffset now)
+    {
+        state = state with { LastError = error };
+        if (permanent || state.Attempts > state.Policy.MaxRetries)
+        {
+            return Terminal(state, JobStatus.Failed, now);
+        }
+
+        if (retryAt <= now)
+        {
+            // Re-run at once (an interrupted attempt: a backoff would not help); the running job's wake-up stays.
+            return new(state with { Status = JobStatus.Queued, NextAttemptAt = now }, [JobEffect.WriteState]);
+        }
+
+        return new(state with { Status = JobStatus.Retrying, NextAttemptAt = retryAt },
+            [JobEffect.WriteState, new JobEffect.SetWakeUp(retryAt - now)]);
+    }
+
+    private static JobTransition Terminal(JobState state, JobStatus status, DateTimeOffset now) => new(
+        state with { Status = status, FinishedAt = now, NextAttemptAt = null },
+        [JobEffect.WriteState, JobEffect.ClearWakeUp, JobEffect.Deactivate]);
+
+    private static IReadOnlyList<JobAttempt> CloseLast(IReadOnlyList<JobAttempt> history, DateTimeOffset now, AttemptOutcome outcome, JobError? error) =>
+        history is [.., { Outcome: AttemptOutcome.Running } last]
+            ? [.. history.Take(history.Count - 1), last with { FinishedAt = now, Outcome = outcome, Error = error }]
+            : history;
+}

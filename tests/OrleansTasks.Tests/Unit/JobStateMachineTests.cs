@@ -1,0 +1,260 @@
+using OrleansTasks.Jobs;
+
+namespace OrleansTasks.Tests.Unit;
+
+/// <summary>Every state × every event of <see cref="JobStateMachine"/>, without a cluster.</summary>
+public sealed class JobStateMachineTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(15);
+    private static readonly JobPolicy Policy = new(2, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(1));
+    private static readonly AttemptResult Success = new(AttemptOutcome.Succeeded, "\"ok\"", null, false);
+
+    public static TheoryData<string, string, string> EveryPair() => new()
+    {
+        // state, event, expected "status: effects" or "invalid"
+        { "none", "Enqueued", "queued: wake(00:00:15), write" },
+        { "none", "Due", "invalid" },
+        { "none", "SlotAcquired", "invalid" },
+        { "none", "AttemptFinished", "invalid" },
+        { "none", "Interrupted", "invalid" },
+        { "none", "HandedOff", "invalid" },
+        { "none", "NotRunnableHere", "invalid" },
+        { "none", "WakeUp", "none: clear, deactivate" },
+
+        { "scheduled", "Enqueued", "invalid" },
+        { "scheduled", "Due", "queued: " },
+        { "scheduled", "SlotAcquired", "invalid" },
+        { "scheduled", "AttemptFinished", "invalid" },
+        { "scheduled", "Interrupted", "invalid" },
+        { "scheduled", "HandedOff", "scheduled: " },
+        { "scheduled", "NotRunnableHere", "scheduled: deactivate" },
+        { "scheduled", "WakeUp", "scheduled: " },
+
+        { "queued", "Enqueued", "invalid" },
+        { "queued", "Due", "invalid" },
+        { "queued", "SlotAcquired", "running: write" },
+        { "queued", "AttemptFinished", "invalid" },
+        { "queued", "Interrupted", "invalid" },
+        { "queued", "HandedOff", "queued: wake(00:00:01)" },
+        { "queued", "NotRunnableHere", "queued: deactivate" },
+        { "queued", "WakeUp", "queued: " },
+
+        { "running", "Enqueued", "invalid" },
+        { "running", "Due", "invalid" },
+        { "running", "SlotAcquired", "invalid" },
+        { "running", "AttemptFinished", "succeeded: write, clear, deactivate" },
+        { "running", "Interrupted", "queued: write" },
+        { "running", "HandedOff", "invalid" },
+        { "running", "NotRunnableHere", "invalid" },
+        { "running", "WakeUp", "running: " },
+
+        { "retrying", "Enqueued", "invalid" },
+        { "retrying", "Due", "queued: " },
+        { "retrying", "SlotAcquired", "invalid" },
+        { "retrying", "AttemptFinished", "invalid" },
+        { "retrying", "Interrupted", "invalid" },
+        { "retrying", "HandedOff", "retrying: " },
+        { "retrying", "NotRunnableHere", "retrying: deactivate" },
+        { "retrying", "WakeUp", "retrying: " },
+
+        { "succeeded", "Enqueued", "invalid" },
+        { "succeeded", "Due", "invalid" },
+        { "succeeded", "SlotAcquired", "invalid" },
+        { "succeeded", "AttemptFinished", "invalid" },
+        { "succeeded", "Interrupted", "invalid" },
+        { "succeeded", "HandedOff", "invalid" },
+        { "succeeded", "NotRunnableHere", "invalid" },
+        { "succeeded", "WakeUp", "succeeded: clear, deactivate" },
+
+        { "failed", "Enqueued", "invalid" },
+        { "failed", "Due", "invalid" },
+        { "failed", "SlotAcquired", "invalid" },
+        { "failed", "AttemptFinished", "invalid" },
+        { "failed", "Interrupted", "invalid" },
+        { "failed", "HandedOff", "invalid" },
+        { "failed", "NotRunnableHere", "invalid" },
+        { "failed", "WakeUp", "failed: clear, deactivate" },
+
+        { "cancelled", "Enqueued", "invalid" },
+        { "cancelled", "Due", "invalid" },
+        { "cancelled", "SlotAcquired", "invalid" },
+        { "cancelled", "AttemptFinished", "invalid" },
+        { "cancelled", "Interrupted", "invalid" },
+        { "cancelled", "HandedOff", "invalid" },
+        { "cancelled", "NotRunnableHere", "invalid" },
+        { "cancelled", "WakeUp", "cancelled: clear, deactivate" },
+    };
+
+    [Theory]
+    [MemberData(nameof(EveryPair))]
+    public void EveryStateAndEventHasItsTransitionOrIsRefused(string state, string eventName, string expected)
+    {
+        var before = StateIn(state);
+        var e = EventNamed(eventName);
+        if (expected == "invalid")
+        {
+            Assert.Throws<InvalidJobTransitionException>(() => JobStateMachine.Apply(before, e, Recovery));
+            return;
+        }
+
+        var transition = JobStateMachine.Apply(before, e, Recovery);
+        Assert.Equal(expected, Describe(transition));
+    }
+
+    [Fact]
+    public void TheTableCoversEveryStatusAndEveryEvent()
+    {
+        var rows = EveryPair().Select(row => ((string)row[0], (string)row[1])).ToHashSet();
+        var states = Enum.GetValues<JobStatus>().Select(s => s.ToWireName()).Append("none").ToList();
+        var events = typeof(JobEvent).GetNestedTypes().Where(t => t.IsSubclassOf(typeof(JobEvent))).Select(t => t.Name).ToList();
+        Assert.Equal(8, events.Count);
+        Assert.All(states, s => Assert.All(events, ev => Assert.Contains((s, ev), rows)));
+    }
+
+    [Fact]
+    public void AnEnqueueStoresTheWakeUpBeforeTheStateAndNeverChangesTheInput()
+    {
+        var delayed = JobStateMachine.Apply(null, Enqueue(runAt: Now.AddMinutes(5)), Recovery);
+        Assert.Equal(JobStatus.Scheduled, delayed.Next!.Status);
+        Assert.Equal(Now.AddMinutes(5), delayed.Next.NextAttemptAt);
+        Assert.Equal("scheduled: wake(00:05:00), write", Describe(delayed));
+
+        var withSlot = JobStateMachine.Apply(null, Enqueue(slot: true), Recovery);
+        Assert.Equal(JobStatus.Running, withSlot.Next!.Status);
+        Assert.Equal(1, withSlot.Next.Attempts);
+        Assert.Equal(AttemptOutcome.Running, Assert.Single(withSlot.Next.History).Outcome);
+        Assert.Equal("silo-a", withSlot.Next.History[0].Silo);
+        Assert.Equal(Now, withSlot.Next.StartedAt);
+        Assert.Null(withSlot.Next.NextAttemptAt);
+
+        var queued = StateIn("queued")!;
+        var copy = queued with { };
+        _ = JobStateMachine.Apply(queued, new JobEvent.SlotAcquired(Now, "silo-a"), Recovery);
+        Assert.Equal(copy, queued);
+    }
+
+    [Fact]
+    public void ADelayedJobCannotTakeASlotAndAJobIsNotDueBeforeItsTime()
+    {
+        Assert.Throws<InvalidJobTransitionException>(() => JobStateMachine.Apply(null, Enqueue(runAt: Now.AddSeconds(1), slot: true), Recovery));
+        var scheduled = StateIn("scheduled")! with { NextAttemptAt = Now.AddSeconds(1) };
+        Assert.Throws<InvalidJobTransitionException>(() => JobStateMachine.Apply(scheduled, new JobEvent.Due(Now), Recovery));
+        Assert.Equal(JobStatus.Queued, JobStateMachine.Apply(scheduled, new JobEvent.Due(Now.AddSeconds(1)), Recovery).Next!.Status);
+    }
+
+    [Fact]
+    public void AFailedAttemptWithRetriesLeftWaitsItsBackoffThenTheLastOneFailsTheJob()
+    {
+        var error = new JobError("IOException", "disk");
+        var failed = new AttemptResult(AttemptOutcome.Failed, null, error, false);
+
+        // Attempt 1 of 3 (maxRetries 2): base backoff 10 s, jitter 0.5 → 12.5 s.
+        var first = JobStateMachine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, failed, 0.5), Recovery);
+        Assert.Equal(JobStatus.Retrying, first.Next!.Status);
+        Assert.Equal(Now.AddSeconds(12.5), first.Next.NextAttemptAt);
+        Assert.Equal(error, first.Next.LastError);
+        Assert.Equal("retrying: write, wake(00:00:12.5000000)", Describe(first));
+        Assert.Equal(AttemptOutcome.Failed, first.Next.History[^1].Outcome);
+        Assert.Equal(Now, first.Next.History[^1].FinishedAt);
+
+        var last = Running(attempts: 3);
+        var final = JobStateMachine.Apply(last, new JobEvent.AttemptFinished(Now, failed, 0.5), Recovery);
+        Assert.Equal("failed: write, clear, deactivate", Describe(final));
+        Assert.Equal(Now, final.Next!.FinishedAt);
+        Assert.Null(final.Next.NextAttemptAt);
+
+        var timedOut = new AttemptResult(AttemptOutcome.TimedOut, null, new JobError("TimeoutException", "late"), false);
+        Assert.Equal(JobStatus.Retrying, JobStateMachine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, timedOut, 0), Recovery).Next!.Status);
+
+        var permanent = failed with { Permanent = true };
+        Assert.Equal(JobStatus.Failed, JobStateMachine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, permanent, 0), Recovery).Next!.Status);
+    }
+
+    [Fact]
+    public void AHandedOffAttemptDoesNotCountAndWakesUpElsewhereAtOnce()
+    {
+        var handedOff = new AttemptResult(AttemptOutcome.HandedOff, null, new JobError("HandedOff", "stopping"), false);
+        var t = JobStateMachine.Apply(Running(attempts: 2), new JobEvent.AttemptFinished(Now, handedOff, 0), Recovery);
+        Assert.Equal("queued: write, wake(00:00:01)", Describe(t));
+        Assert.Equal(1, t.Next!.Attempts);
+        Assert.Equal(AttemptOutcome.HandedOff, t.Next.History[^1].Outcome);
+        Assert.Equal(Now, t.Next.NextAttemptAt);
+    }
+
+    [Fact]
+    public void AnInterruptedAttemptCountsAndRerunsAtOnceUnlessItWasTheLast()
+    {
+        var again = JobStateMachine.Apply(StateIn("running"), new JobEvent.Interrupted(Now), Recovery);
+        Assert.Equal(JobStatus.Queued, again.Next!.Status);
+        Assert.Equal(1, again.Next.Attempts);
+        Assert.Equal(AttemptOutcome.Interrupted, again.Next.History[^1].Outcome);
+        Assert.Equal("AttemptInterrupted", again.Next.LastError!.Type);
+
+        var exhausted = JobStateMachine.Apply(Running(attempts: 3), new JobEvent.Interrupted(Now), Recovery);
+        Assert.Equal("failed: write, clear, deactivate", Describe(exhausted));
+    }
+
+    [Fact]
+    public void ASuccessStoresTheResultAndEndsTheJob()
+    {
+        var t = JobStateMachine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, Success, 0), Recovery);
+        Assert.Equal("\"ok\"", t.Next!.ResultJson);
+        Assert.Equal(AttemptOutcome.Succeeded, t.Next.History[^1].Outcome);
+        Assert.Equal(Now, t.Next.FinishedAt);
+    }
+
+    private static JobEvent.Enqueued Enqueue(DateTimeOffset? runAt = null, bool slot = false) =>
+        new(Now, "test_echo", "{}", Policy, runAt ?? Now, slot, "silo-a");
+
+    private static JobState Running(int attempts) => new()
+    {
+        Type = "test_echo",
+        Policy = Policy,
+        Status = JobStatus.Running,
+        Attempts = attempts,
+        CreatedAt = Now.AddMinutes(-1),
+        StartedAt = Now.AddMinutes(-1),
+        History = [.. Enumerable.Range(1, attempts).Select(n => new JobAttempt(n, Now.AddSeconds(-n), n == attempts ? null : Now,
+            n == attempts ? AttemptOutcome.Running : AttemptOutcome.Failed, null, "silo-a"))],
+    };
+
+    private static JobState? StateIn(string status) => status switch
+    {
+        "none" => null,
+        "running" => Running(attempts: 1),
+        _ => new JobState
+        {
+            Type = "test_echo",
+            Policy = Policy,
+            Status = Enum.GetValues<JobStatus>().Single(s => s.ToWireName() == status),
+            CreatedAt = Now.AddMinutes(-1),
+            NextAttemptAt = status is "scheduled" or "retrying" or "queued" ? Now.AddSeconds(-1) : null,
+        },
+    };
+
+    private static JobEvent EventNamed(string name) => name switch
+    {
+        "Enqueued" => Enqueue(),
+        "Due" => new JobEvent.Due(Now),
+        "SlotAcquired" => new JobEvent.SlotAcquired(Now, "silo-a"),
+        "AttemptFinished" => new JobEvent.AttemptFinished(Now, Success, 0),
+        "Interrupted" => new JobEvent.Interrupted(Now),
+        "HandedOff" => new JobEvent.HandedOff(Now),
+        "NotRunnableHere" => new JobEvent.NotRunnableHere(Now),
+        "WakeUp" => new JobEvent.WakeUp(Now),
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
+    };
+
+    private static string Describe(JobTransition t) =>
+        $"{t.Next?.Status.ToWireName() ?? "none"}: {string.Join(", ", t.Effects.Select(Describe))}";
+
+    private static string Describe(JobEffect effect) => effect switch
+    {
+        JobEffect.SetWakeUp set => $"wake({set.DueIn:c})",
+        _ when effect == JobEffect.WriteState => "write",
+        _ when effect == JobEffect.ClearWakeUp => "clear",
+        _ when effect == JobEffect.Deactivate => "deactivate",
+        _ => effect.ToString()!,
+    };
+}
