@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
@@ -45,6 +47,14 @@ public static class SiloSetup
         // job that is a cache of finished jobs growing with every job run (about 1 KB each, measured by the
         // bench's memory workload). Jobs are called a handful of times each, so a small cache loses nothing.
         silo.Configure<GrainDirectoryOptions>(o => o.CacheSize = 10_000);
+
+        // Each silo tells the others which job types it can run, so that during a rolling deploy a job placed on a
+        // silo without its type is checked and run where the type is (JobTypeDirectory). The dictionary is read when
+        // the metadata options are built, after this earlier Configure has filled it from the registry.
+        var published = new Dictionary<string, string>(StringComparer.Ordinal);
+        silo.Services.AddOptions<SiloMetadata>().Configure<JobTypeRegistry>((_, registry) => published[JobTypeDirectory.MetadataKey] = JobTypeDirectory.Publish(registry));
+        silo.UseSiloMetadata(published);
+        silo.Services.AddSingleton<JobTypeDirectory>();
         if (string.IsNullOrWhiteSpace(redis))
         {
             return silo.AddMemoryGrainStorage(StorageNames.Jobs).UseInMemoryReminderService();

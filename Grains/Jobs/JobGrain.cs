@@ -1,6 +1,8 @@
 using Orleans.Concurrency;
 using Orleans.Placement;
+using Orleans.Runtime.Placement;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -25,9 +27,10 @@ public sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Jobs)] IPersistentState<JobState> job,
     JobTypeRegistry registry,
     JobRunner runner,
+    JobTypeDirectory directory,
     IOptions<JobsOptions> options,
     IOptions<GrainCollectionOptions> collection,
-    TimeProvider time,
+    [FromKeyedServices(JobClock.Key)] TimeProvider time,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
 {
     private const string WakeUpReminder = "wake-up";
@@ -92,20 +95,21 @@ public sealed partial class JobGrain(
         }
 
         var now = time.GetUtcNow();
-        var (definition, canonicalPayload, policy, errors) = Validate(request, now);
-        if (errors.Count > 0)
+        var check = await CheckAsync(request, now);
+        if (check.Errors.Count > 0)
         {
             // Nothing was written; do not keep an empty activation around either.
             DeactivateOnIdle();
             return EnqueueResult.Invalid(
-                errors.ContainsKey("type") ? "Unknown job type." : "The job request is invalid.", errors);
+                check.Errors.ContainsKey("type") ? "Unknown job type." : "The job request is invalid.", check.Errors);
         }
 
         var runAt = request.Options.FirstRunAt(now);
 
-        // A free worker slot (and nobody waiting for one) lets the first attempt begin in this same write.
-        var slot = runAt <= now && runner.Waiting == 0 ? runner.TryAcquireSlot() : null;
-        var enqueued = new JobEvent.Enqueued(now, definition!.Name, canonicalPayload!, policy!, runAt, slot is not null, RuntimeIdentity);
+        // A free worker slot (and nobody waiting for one) lets the first attempt begin in this same write, when this
+        // silo can run the type.
+        var slot = runAt <= now && runner.Waiting == 0 && registry.TryGet(check.Type, out _) ? runner.TryAcquireSlot() : null;
+        var enqueued = new JobEvent.Enqueued(now, check.Type, check.CanonicalPayload!, check.Policy!, runAt, slot is not null, RuntimeIdentity);
         try
         {
             await ApplyAsync(enqueued);
@@ -204,6 +208,9 @@ public sealed partial class JobGrain(
                     case var _ when effect == JobEffect.Deactivate:
                         DeactivateOnIdle();
                         break;
+                    case var _ when effect == JobEffect.Relocate:
+                        Relocate();
+                        break;
                 }
             }
         }
@@ -219,32 +226,34 @@ public sealed partial class JobGrain(
         }
     }
 
-    private (JobTypeDefinition? Definition, string? Payload, JobPolicy? Policy, Dictionary<string, string[]> Errors) Validate(
-        EnqueueRequest request, DateTimeOffset now)
+    /// <summary>
+    /// Checks the request against this silo's job types, or, when this silo does not have the type (a rolling deploy),
+    /// on a silo that has it.
+    /// </summary>
+    private async Task<JobRequestCheck> CheckAsync(EnqueueRequest request, DateTimeOffset now)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var check = registry.TryGet(request.Type ?? string.Empty, out _) || directory.PickSiloFor(request.Type ?? string.Empty) is not { } silo
+            ? JobRequestCheck.Of(registry, request, now, directory.TypesElsewhere())
+            : await CheckOnAsync(silo, request, now);
         if (JobId.Validate(Id) is { } idProblem)
         {
-            errors["id"] = [idProblem];
+            check = check with { Errors = new Dictionary<string, string[]>(check.Errors) { ["id"] = [idProblem] } };
         }
 
-        if (!registry.TryGet(request.Type ?? string.Empty, out var definition))
+        return check;
+    }
+
+    private Task<JobRequestCheck> CheckOnAsync(SiloAddress silo, EnqueueRequest request, DateTimeOffset now)
+    {
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
+        try
         {
-            errors["type"] = [$"'{request.Type}' is not a registered job type. Known types: {string.Join(", ", registry.All.Select(t => t.Name))}."];
-            return (null, null, null, errors);
+            return GrainFactory.GetGrain<IJobTypeValidatorGrain>($"{silo.ToParsableString()}").CheckAsync(request, now);
         }
-
-        var (payload, payloadErrors) = PayloadValidator.Validate(definition.PayloadType, request.PayloadJson ?? string.Empty);
-        var policy = definition.Defaults.With(request.Options);
-        foreach (var problems in new[] { payloadErrors, policy.Validate(), request.Options.ValidateSchedule(now) })
+        finally
         {
-            foreach (var (field, messages) in problems)
-            {
-                errors[field] = messages;
-            }
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
         }
-
-        return (definition, payload, policy, errors);
     }
 
     private bool IsSameJob(JobState state, EnqueueRequest request)
@@ -433,6 +442,24 @@ public sealed partial class JobGrain(
             default:
                 LogAttemptFailed(Id, after.Type, after.Attempts, result.Error!.Type, result.Error.Message, after.NextAttemptAt ?? time.GetUtcNow());
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Moves the activation to a silo that has the job's type, or, when none is up, lets it go: the wake-up
+    /// re-activates it every recovery interval until a silo with the type has joined.
+    /// </summary>
+    private void Relocate()
+    {
+        if (State is { } state && directory.PickSiloFor(state.Type) is { } silo)
+        {
+            RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
+            this.MigrateOnIdle();
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+        else
+        {
+            DeactivateOnIdle();
         }
     }
 

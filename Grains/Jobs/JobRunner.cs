@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -25,7 +26,8 @@ public sealed record AttemptResult(AttemptOutcome Outcome, string? ResultJson, J
 /// after a timeout or hand-off is "stuck", keeps its slot (so <see cref="JobsOptions.MaxConcurrency"/> is a true bound
 /// on running handler code) and is counted in <see cref="Stuck"/>.
 /// </remarks>
-public sealed partial class JobRunner(IOptions<JobsOptions> options, IServiceProvider services, TimeProvider time, ILogger<JobRunner> logger) : IDisposable
+public sealed partial class JobRunner(IOptions<JobsOptions> options, IServiceProvider services,
+    [FromKeyedServices(JobClock.Key)] TimeProvider time, ILogger<JobRunner> logger) : IDisposable
 {
     // One timer can wait at most 2^32-2 ms (~49.7 days); longer timeouts re-arm (see Deadline).
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);

@@ -44,6 +44,9 @@ public abstract record JobEffect
     /// <summary>Let the activation go once idle: nothing is left for it to do in memory.</summary>
     public static JobEffect Deactivate { get; } = new Drop();
 
+    /// <summary>Move the activation to a silo that can run the job's type, or let it go when no such silo is up.</summary>
+    public static JobEffect Relocate { get; } = new Move();
+
     /// <summary>Register or move the durable wake-up to fire <paramref name="DueIn"/> from now, then every recovery interval.</summary>
     public sealed record SetWakeUp(TimeSpan DueIn) : JobEffect;
 
@@ -52,6 +55,8 @@ public abstract record JobEffect
     private sealed record Clear : JobEffect;
 
     private sealed record Drop : JobEffect;
+
+    private sealed record Move : JobEffect;
 }
 
 /// <summary>The next state (null: no record) and the effects that make it so.</summary>
@@ -112,10 +117,9 @@ public static class JobStateMachine
             ({ Status: JobStatus.Queued }, JobEvent.HandedOff) => new(state, [new JobEffect.SetWakeUp(HandOffWakeUp)]),
             ({ Status: JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.HandedOff) => new(state, []),
 
-            // Another silo must run it: the wake-up keeps ticking every recovery interval and re-activates the job,
-            // placed afresh, until it lands on a silo that knows the type. Nothing is counted.
+            // Another silo must run it; nothing is counted, and the wake-up keeps ticking in case no such silo is up.
             ({ Status: JobStatus.Queued or JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.NotRunnableHere) =>
-                new(state, [JobEffect.Deactivate]),
+                new(state, [JobEffect.Relocate]),
 
             _ => throw new InvalidJobTransitionException(
                 $"{e.GetType().Name} cannot happen to a job that is {(state is null ? "not stored" : state.Status.ToWireName())}."),

@@ -19,6 +19,7 @@ public static class OrleansTasksServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobsOptions>, JobsOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddKeyedSingleton<TimeProvider>(JobClock.Key, static (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<JobRunner>();
         var jobs = new JobTypeRegistryBuilder(services);
         configureJobs(jobs);
@@ -33,4 +34,13 @@ internal sealed class JobsOptionsValidator : IValidateOptions<JobsOptions>
 {
     public ValidateOptionsResult Validate(string? name, JobsOptions options) =>
         options.Validate().ToList() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+}
+
+/// <summary>
+/// The engine's clock: a keyed <see cref="TimeProvider"/> (by default the host's), so tests can move the jobs' time
+/// (with the reminders' clock, <c>ReminderTimeProviderNames.Reminders</c>) without moving Orleans' own timers.
+/// </summary>
+public static class JobClock
+{
+    public const string Key = "OrleansTasks.Jobs";
 }

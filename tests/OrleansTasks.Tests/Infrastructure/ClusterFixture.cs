@@ -25,11 +25,11 @@ public static class TestSiloSettings
         [SiloSetup.RedisConnectionKey] = redis,
     };
 
-    /// <summary>The production engine wiring plus the test job types, on one test silo.</summary>
-    public static void Apply(IHostApplicationBuilder host, string? redis, LogCapture? logs = null)
+    /// <summary>The production engine wiring plus the test job types (or only <paramref name="jobs"/>), on one test silo.</summary>
+    public static void Apply(IHostApplicationBuilder host, string? redis, LogCapture? logs = null, Action<JobTypeRegistryBuilder>? jobs = null)
     {
         host.Configuration.AddInMemoryCollection(Values(redis));
-        host.Services.AddOrleansTasks(jobs => jobs.AddExampleJobs().AddTestJobs());
+        host.Services.AddOrleansTasks(jobs ?? (all => all.AddExampleJobs().AddTestJobs()));
         if (logs is not null)
         {
             host.Services.AddSingleton<ILoggerProvider>(logs);

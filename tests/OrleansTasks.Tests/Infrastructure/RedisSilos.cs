@@ -44,7 +44,8 @@ public sealed class RedisSilo : IAsyncDisposable
 
     /// <summary>Starts a silo; <paramref name="overrides"/> replace any of the settings below (e.g. membership timing).</summary>
     public static async Task<RedisSilo> StartAsync(RedisServer redis, ClusterIdentity identity, int? siloPort = null, LogCapture? logs = null,
-        IReadOnlyDictionary<string, string?>? overrides = null)
+        IReadOnlyDictionary<string, string?>? overrides = null, Action<IServiceCollection>? services = null,
+        Action<JobTypeRegistryBuilder>? jobs = null)
     {
         var port = siloPort ?? RedisServer.FreePort();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -62,12 +63,13 @@ public sealed class RedisSilo : IAsyncDisposable
             ["Orleans:Membership:NumVotesForDeathDeclaration"] = "1",
             ["Orleans:Membership:TableRefreshTimeout"] = "00:00:02",
         });
-        TestSiloSettings.Apply(builder, redis.ConnectionString, logs);
+        TestSiloSettings.Apply(builder, redis.ConnectionString, logs, jobs);
         if (overrides is not null)
         {
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
+        services?.Invoke(builder.Services);
         builder.Logging.AddFilter(level => level >= LogLevel.Warning);
         builder.UseOrleans(silo => silo.AddClustering(builder.Configuration).AddJobProviders(redis.ConnectionString));
         var host = builder.Build();

@@ -174,4 +174,59 @@ public sealed class MultiSiloTests(RedisFixture redis)
             await StopAllAsync(silos);
         }
     }
+
+    [Fact]
+    public async Task GracefulStopWithABacklogHandsEveryQueuedAndRunningJobOnWithoutCountingAny()
+    {
+        // As in the test above, nothing but the hand-off could bring a job back within a minute; MaxRetries 0 makes a
+        // counted (interrupted) attempt fail its job.
+        var slowDetection = new Dictionary<string, string?>
+        {
+            ["Orleans:Membership:ProbeTimeout"] = "00:00:05",
+            ["Orleans:Membership:NumMissedProbesLimit"] = "3",
+            ["Orleans:Membership:NumVotesForDeathDeclaration"] = "2",
+            ["Orleans:Membership:TableRefreshTimeout"] = "00:01:00",
+            ["Jobs:RecoveryInterval"] = "00:01:00",
+        };
+        var identity = ClusterIdentity.New();
+        var silos = await StartSilosAsync(redis.Server, identity, 2, slowDetection);
+        var gate = $"backlog-{Guid.NewGuid():N}";
+        try
+        {
+            await using var client = await RedisClient.StartAsync(redis.Server, identity);
+            var ids = new List<string>();
+            for (var i = 0; i < 24; i++)
+            {
+                ids.Add((await client.Jobs.EnqueueAsync(new Gate(gate), new JobOptions { MaxRetries = 0 })).Snapshot!.Id);
+            }
+
+            // Two pools of 4 run 8; the other 16 wait in the silos' queues. Stopping one silo frees its slots while
+            // its own queued jobs are still waiting for them: each of those must be handed on, not begun and dropped.
+            await Poll.UntilAsync(() => Task.FromResult(RedisSilo.PoolsSettled(silos, ids.Count)), settled => settled, what: "the pools to settle");
+            var leaving = silos[0];
+            Assert.True(leaving.Runner.Waiting > 0, "the leaving silo has no backlog");
+
+            var stopping = Stopwatch.StartNew();
+            await leaving.StopAsync();
+            silos.Remove(leaving);
+            TestJobLog.Open(gate);
+
+            foreach (var id in ids)
+            {
+                var done = await client.WaitForAsync(id, s => s.Status.IsTerminal(), TimeSpan.FromSeconds(50));
+                Assert.Equal(JobStatus.Succeeded, done.Status);
+                Assert.Equal(1, done.Attempts);
+                Assert.DoesNotContain(done.History, a => a.Outcome == AttemptOutcome.Interrupted);
+                Assert.All(done.History.SkipLast(1), a => Assert.Equal(AttemptOutcome.HandedOff, a.Outcome));
+            }
+
+            // Well inside the one-minute recovery tick that an unrecorded job would have waited for.
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(50), $"the backlog took {stopping.Elapsed}");
+        }
+        finally
+        {
+            TestJobLog.Open(gate);
+            await StopAllAsync(silos);
+        }
+    }
 }

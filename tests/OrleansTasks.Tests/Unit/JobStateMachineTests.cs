@@ -28,7 +28,7 @@ public sealed class JobStateMachineTests
         { "scheduled", "AttemptFinished", "invalid" },
         { "scheduled", "Interrupted", "invalid" },
         { "scheduled", "HandedOff", "scheduled: " },
-        { "scheduled", "NotRunnableHere", "scheduled: deactivate" },
+        { "scheduled", "NotRunnableHere", "scheduled: relocate" },
         { "scheduled", "WakeUp", "scheduled: " },
 
         { "queued", "Enqueued", "invalid" },
@@ -37,7 +37,7 @@ public sealed class JobStateMachineTests
         { "queued", "AttemptFinished", "invalid" },
         { "queued", "Interrupted", "invalid" },
         { "queued", "HandedOff", "queued: wake(00:00:01)" },
-        { "queued", "NotRunnableHere", "queued: deactivate" },
+        { "queued", "NotRunnableHere", "queued: relocate" },
         { "queued", "WakeUp", "queued: " },
 
         { "running", "Enqueued", "invalid" },
@@ -55,7 +55,7 @@ public sealed class JobStateMachineTests
         { "retrying", "AttemptFinished", "invalid" },
         { "retrying", "Interrupted", "invalid" },
         { "retrying", "HandedOff", "retrying: " },
-        { "retrying", "NotRunnableHere", "retrying: deactivate" },
+        { "retrying", "NotRunnableHere", "retrying: relocate" },
         { "retrying", "WakeUp", "retrying: " },
 
         { "succeeded", "Enqueued", "invalid" },
@@ -255,6 +255,7 @@ public sealed class JobStateMachineTests
         _ when effect == JobEffect.WriteState => "write",
         _ when effect == JobEffect.ClearWakeUp => "clear",
         _ when effect == JobEffect.Deactivate => "deactivate",
+        _ when effect == JobEffect.Relocate => "relocate",
         _ => effect.ToString()!,
     };
 }
