@@ -53,6 +53,10 @@ public sealed partial class JobGrain(
     // A handler of this job that ignored its token and still runs; the next attempt here waits for it.
     private Task? _abandoned;
 
+    // While a transition's writes are in flight, queries see the state before it: a write that fails must never
+    // have been shown.
+    private (bool Active, JobState? Before) _writing;
+
     private JobState? State => job.RecordExists ? job.State : null;
 
     private string Id => this.GetPrimaryKeyString();
@@ -142,13 +146,14 @@ public sealed partial class JobGrain(
     public async Task<JobSnapshot?> GetSnapshotAsync()
     {
         await RefreshIfStaleAsync();
-        if (State is not { } state || (state.Status.IsTerminal() && _pump is null))
+        var visible = _writing.Active ? _writing.Before : State;
+        if (visible is not { } state || (state.Status.IsTerminal() && _pump is null))
         {
             // Lookups of finished or unknown jobs must not pile up activations.
             DeactivateOnIdle();
         }
 
-        return State is { } current ? Snapshot(current) : null;
+        return visible is { } current ? Snapshot(current) : null;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -185,6 +190,7 @@ public sealed partial class JobGrain(
     {
         var transition = JobStateMachine.Apply(State, e, RecoveryInterval);
         var before = job.State;
+        _writing = (true, State);
         if (transition.Next is { } next)
         {
             job.State = next;
@@ -223,6 +229,10 @@ public sealed partial class JobGrain(
             _wakeUp = null;
             DeactivateOnIdle();
             throw;
+        }
+        finally
+        {
+            _writing = default;
         }
     }
 
