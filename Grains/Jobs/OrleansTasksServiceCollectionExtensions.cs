@@ -20,6 +20,7 @@ public static class OrleansTasksServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<JobRunner>();
+        services.AddSingleton<IIncomingGrainCallFilter, Infrastructure.BoundaryExceptionFilter>();
         var jobs = new JobTypeRegistryBuilder(services);
         configureJobs(jobs);
         services.AddSingleton(jobs.Build());
