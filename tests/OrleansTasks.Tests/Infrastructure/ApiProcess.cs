@@ -27,6 +27,9 @@ public sealed class ApiProcess : IAsyncDisposable
     /// <summary>Everything the API wrote to stdout and stderr so far.</summary>
     public string Output => string.Join('\n', _output);
 
+    /// <summary>The last <paramref name="lines"/> lines of <see cref="Output"/>, for failure messages.</summary>
+    public string Tail(int lines = 40) => string.Join('\n', _output.TakeLast(lines));
+
     public static async Task<ApiProcess> StartAsync(RedisServer redis, ClusterIdentity identity)
     {
         var directory = Path.Combine(RepoPaths.Root, "Api", "bin", RepoTool.Configuration, "net10.0");
