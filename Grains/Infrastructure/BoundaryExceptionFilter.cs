@@ -9,15 +9,14 @@ namespace OrleansTasks.Infrastructure;
 /// </summary>
 public sealed partial class BoundaryExceptionFilter(ILogger<BoundaryExceptionFilter> logger) : IIncomingGrainCallFilter
 {
-    public async Task Invoke(IIncomingGrainCallContext context)
+    public Task Invoke(IIncomingGrainCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (context.InterfaceMethod?.DeclaringType?.Assembly != typeof(IJobGrain).Assembly)
-        {
-            await context.Invoke();
-            return;
-        }
+        return context.InterfaceMethod?.DeclaringType?.Assembly == typeof(IJobGrain).Assembly ? InvokeGuardedAsync(context) : context.Invoke();
+    }
 
+    private async Task InvokeGuardedAsync(IIncomingGrainCallContext context)
+    {
         try
         {
             await context.Invoke();
