@@ -5,6 +5,7 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using OrleansTasks.Infrastructure;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
 
@@ -57,13 +58,19 @@ public static class SiloSetup
         silo.Services.AddSingleton<JobTypeDirectory>();
         if (string.IsNullOrWhiteSpace(redis))
         {
-            return silo.AddMemoryGrainStorage(StorageNames.Jobs).UseInMemoryReminderService();
+            silo.AddMemoryGrainStorage(StorageNames.Jobs).UseInMemoryReminderService();
+        }
+        else
+        {
+            var redisOptions = ParseRedis(redis);
+            silo.AddRedisGrainStorage(StorageNames.Jobs, o => o.ConfigurationOptions = redisOptions)
+                .UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
         }
 
-        var redisOptions = ParseRedis(redis);
-        return silo
-            .AddRedisGrainStorage(StorageNames.Jobs, o => o.ConfigurationOptions = redisOptions)
-            .UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
+        // Storage failures reach clients as JobStorageUnavailableException, which they can load (the provider's own
+        // exception types live in assemblies only silos have).
+        silo.Services.AddJobStorageBoundary(StorageNames.Jobs);
+        return silo;
     }
 
     /// <summary>Redis options that survive Redis being briefly away: keep retrying instead of failing start-up.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Api.Infrastructure;
 
@@ -66,7 +67,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {
-            if (e is TimeoutException or OrleansException or System.Net.Sockets.SocketException
+            if (e is JobStorageUnavailableException or TimeoutException or OrleansException or System.Net.Sockets.SocketException
                 || e.GetType().FullName?.StartsWith("StackExchange.Redis.", StringComparison.Ordinal) == true)
             {
                 return true;

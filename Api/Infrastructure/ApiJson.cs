@@ -41,6 +41,11 @@ public static class ApiJson
                 {
                     throw new JsonException($"'{text}' is not an ISO 8601 duration such as \"PT30S\".");
                 }
+                catch (OverflowException)
+                {
+                    // "P99999999D" is well-formed but beyond TimeSpan: still the client's input, so a 400 naming the field.
+                    throw new JsonException($"'{text}' is longer than any duration this API accepts.");
+                }
             }
 
             return TimeSpan.TryParseExact(text, "c", CultureInfo.InvariantCulture, out var value)

@@ -11,6 +11,7 @@ public sealed class RedisServer : IAsyncDisposable
     private readonly string _directory;
     private readonly string[] _arguments;
     private Process _process;
+    private bool _paused;
 
     private RedisServer(Process process, int port, string directory, string[] arguments, ConnectionMultiplexer connection)
     {
@@ -92,6 +93,36 @@ public sealed class RedisServer : IAsyncDisposable
         }, ok => ok, TimeSpan.FromSeconds(30), "redis-server to come back");
     }
 
+    /// <summary>
+    /// SIGSTOP: the server keeps its connections open but answers nothing, as a Redis stuck on a slow disk or
+    /// swapping does. Always pair with <see cref="Resume"/> (disposal resumes too).
+    /// </summary>
+    public void Pause()
+    {
+        Signal("-STOP");
+        _paused = true;
+    }
+
+    /// <summary>SIGCONT: the paused server answers again, the commands queued meanwhile first.</summary>
+    public void Resume()
+    {
+        if (_paused)
+        {
+            Signal("-CONT");
+            _paused = false;
+        }
+    }
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill {signal} {_process.Id} exited with {kill.ExitCode}.");
+        }
+    }
+
     private static Process Launch(string[] arguments)
     {
         var binary = FindBinary()
@@ -117,6 +148,12 @@ public sealed class RedisServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Never leave a stopped redis-server behind, even when the test failed while it was paused.
+        if (!_process.HasExited)
+        {
+            Resume();
+        }
+
         await Connection.DisposeAsync();
         if (!_process.HasExited)
         {
