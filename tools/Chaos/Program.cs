@@ -9,9 +9,10 @@ using System.Text.Json.Nodes;
 using OrleansTasks.Chaos;
 using StackExchange.Redis;
 
-// A chaos run with real processes: redis-server (AOF everysec), N silos and the API; jobs submitted over HTTP;
-// silos SIGKILLed and replaced, Redis restarted once; then every job must reach its expected end. Prints one JSON
-// report; exits 1 when a job was lost, failed unexpectedly or ran more often than interruptions explain.
+// A chaos run with real processes: redis-server (AOF everysec), N silos (tools/ChaosSilo: the production silo plus
+// the chaos_probe job type) and the API; jobs submitted over HTTP; silos SIGKILLed and replaced, Redis restarted
+// once; then every job must reach its expected end. Prints one JSON report; exits 1 when a job was lost, failed
+// unexpectedly or ran more often than interruptions explain.
 ChaosSettings settings;
 try
 {
@@ -26,7 +27,7 @@ catch (ArgumentException ex)
 var root = FindRoot();
 if (settings.Build)
 {
-    foreach (var project in new[] { "Silo/Silo.csproj", "Api/Api.csproj" })
+    foreach (var project in new[] { "tools/ChaosSilo/ChaosSilo.csproj", "Api/Api.csproj" })
     {
         using var build = Process.Start("dotnet", ["build", Path.Combine(root, project), "-c", settings.Configuration, "-nologo", "-v", "quiet"])!;
         await build.WaitForExitAsync();
@@ -37,7 +38,7 @@ if (settings.Build)
     }
 }
 
-var siloDir = Path.Combine(root, "Silo", "bin", settings.Configuration, "net10.0");
+var siloDir = Path.Combine(root, "tools", "ChaosSilo", "bin", settings.Configuration, "net10.0");
 var apiDir = Path.Combine(root, "Api", "bin", settings.Configuration, "net10.0");
 var work = Directory.CreateTempSubdirectory("orleanstasks-chaos-").FullName;
 Log($"logs in {work}");
@@ -57,7 +58,6 @@ var common = new Dictionary<string, string>
     ["Orleans__ClusterId"] = "chaos",
     ["Orleans__ServiceId"] = $"chaos-{Guid.NewGuid():N}",
     ["Orleans__Endpoints__AdvertisedIPAddress"] = "127.0.0.1",
-    ["Chaos__EnableProbe"] = "true",
 };
 var silos = new List<(Child Process, int SiloPort)>();
 var siloCount = 0;
@@ -76,7 +76,7 @@ async Task StartSiloAsync()
         environment[key] = value;
     }
 
-    var child = new Child("dotnet", [Path.Combine(siloDir, "OrleansTasks.Silo.dll")], environment,
+    var child = new Child("dotnet", [Path.Combine(siloDir, "OrleansTasks.ChaosSilo.dll")], environment,
         Path.Combine(work, $"silo-{++siloCount}.log"), siloDir);
     await Net.WaitUntilAsync(() => Task.FromResult(Net.Accepts(gatewayPort) || child.HasExited), TimeSpan.FromSeconds(60), "silo start");
     silos.Add((child, siloPort));
@@ -119,7 +119,7 @@ async Task SubmitAsync(Planned job)
 {
     var body = JsonSerializer.Serialize(new
     {
-        type = "chaos_probe",
+        type = ChaosKeys.ProbeType,
         id = job.Id,
         payload = new { mode = job.Mode, milliseconds = job.Milliseconds },
         maxRetries = 3,
@@ -242,7 +242,7 @@ var database = admin.GetDatabase();
 var executions = new Dictionary<string, long>();
 foreach (var job in plan)
 {
-    executions[job.Id] = await database.ListLengthAsync(ChaosKey(job.Id));
+    executions[job.Id] = await database.ListLengthAsync(ChaosKeys.Executions(job.Id));
 }
 
 var expectedRuns = new Dictionary<string, int> { ["ok"] = 1, ["slow"] = 1, ["fail_once"] = 2, ["always_fail"] = 4 };
@@ -336,8 +336,6 @@ else
 }
 
 return ok ? 0 : 1;
-
-static string ChaosKey(string jobId) => $"chaos-exec:{jobId}";
 
 static void Log(string message) => Console.Error.WriteLine($"[chaos] {message}");
 
