@@ -15,7 +15,8 @@ public static class SiloHost
 {
     /// <summary>
     /// Builds the silo host from <paramref name="args"/>, appsettings.json and the environment: clustering, storage
-    /// and reminders, the engine, the example job types and the job types <paramref name="addJobs"/> registers.
+    /// and reminders, the engine, the example job types (unless <c>Examples:Enabled</c> is false) and the job types
+    /// <paramref name="addJobs"/> registers.
     /// </summary>
     public static IHost Build(string[] args, Action<JobTypeRegistryBuilder>? addJobs = null)
     {
@@ -26,9 +27,14 @@ public static class SiloHost
         builder.UseOrleans(silo => silo
             .AddClustering(builder.Configuration)
             .AddJobProviders(redis));
+        var examples = builder.Configuration.GetSection(ExamplesOptions.SectionName).Get<ExamplesOptions>() ?? new ExamplesOptions();
         builder.Services.AddOrleansTasks(jobs =>
         {
-            jobs.AddExampleJobs();
+            if (examples.Enabled)
+            {
+                jobs.AddExampleJobs();
+            }
+
             addJobs?.Invoke(jobs);
         });
         if (!string.IsNullOrWhiteSpace(redis))
