@@ -4,10 +4,16 @@ using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Examples;
 
-/// <summary>How long the simulated example jobs take, from the <c>Examples</c> configuration section.</summary>
+/// <summary>Whether the silo offers the example jobs and how long they take, from the <c>Examples</c> configuration section.</summary>
 public sealed class ExamplesOptions
 {
     public const string SectionName = "Examples";
+
+    /// <summary>
+    /// Registers the three example job types on the silo (read once at start-up). A deployment with its own jobs
+    /// turns them off with <c>Examples:Enabled=false</c>. Default: true.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
 
     /// <summary>Simulated send time of <c>send_welcome_email</c>. Default: 5 seconds.</summary>
     public TimeSpan EmailDuration { get; set; } = TimeSpan.FromSeconds(5);

@@ -1,3 +1,4 @@
-// Timing assertions (retries within 250 ms of plan, backoff gaps) must not share two cores with the tests that
-// start whole clusters of processes (chaos run, bench, run.sh): test classes run one after another.
+// Timing assertions (retries and delayed starts never early and within seconds of plan, backoff gaps) should not
+// share two cores with the tests that start whole clusters of processes (chaos run, bench, run.sh): test classes
+// run one after another.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

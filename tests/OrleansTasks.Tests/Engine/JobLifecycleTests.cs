@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Orleans.Runtime;
 using OrleansTasks.Examples;
 using OrleansTasks.Jobs;
@@ -9,6 +8,16 @@ namespace OrleansTasks.Tests.Engine;
 [Collection(ClusterCollection.Name)]
 public sealed class JobLifecycleTests(ClusterFixture fixture)
 {
+    /// <summary>
+    /// How late a timed start may be. Lower bounds ("never early") are exact; upper bounds are generous because a
+    /// busy 2-core CI machine can stall a timer by hundreds of ms (precision is the bench's job). Still well under
+    /// the fixture's 10 s recovery tick, so a start that waited for that tick instead of its own timer fails.
+    /// </summary>
+    private static readonly TimeSpan Late = TimeSpan.FromSeconds(2);
+
+    /// <summary>Wall-clock stamps taken by different calls may disagree by a few ms of clock slew.</summary>
+    private static readonly TimeSpan Slew = TimeSpan.FromMilliseconds(5);
+
     private JobClient Jobs => fixture.Jobs;
 
     [Fact]
@@ -64,22 +73,25 @@ public sealed class JobLifecycleTests(ClusterFixture fixture)
         {
             var gap = done.History[retry].StartedAt - done.History[retry - 1].FinishedAt!.Value;
             var b = Backoff.Base(retry, minBackoff, done.Policy.MaxBackoff);
-            Assert.InRange(gap, b - TimeSpan.FromMilliseconds(5), (b * 1.5) + TimeSpan.FromMilliseconds(250));
+            Assert.InRange(gap, b - Slew, (b * 1.5) + Late);
         }
     }
 
     [Fact]
-    public async Task RetryStartsWithinAQuarterSecondOfItsPlannedTime()
+    public async Task RetryStartsNoEarlierThanPlannedAndLongBeforeTheNextRecoveryTick()
     {
         var created = await Jobs.EnqueueAsync(new Flaky(FailTimes: 1), new JobOptions { MinBackoff = TimeSpan.FromSeconds(1), MaxRetries = 2 });
         var retrying = await fixture.WaitForAsync(created.Snapshot!.Id, s => s.Status == JobStatus.Retrying);
         var planned = retrying.NextAttemptAt!.Value;
-        Assert.InRange(planned - retrying.History[0].FinishedAt!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5));
+
+        // The plan is the backoff (1 to 1.5 s, jitter bounds exact in BackoffTests) counted from the failure; the
+        // grain reads the clock twice, hence the allowance on top.
+        Assert.InRange(planned - retrying.History[0].FinishedAt!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5) + Late);
 
         var done = await fixture.WaitForTerminalAsync(created.Snapshot.Id);
         Assert.Equal(JobStatus.Succeeded, done.Status);
         Assert.Equal("2", done.ResultJson);
-        Assert.InRange(done.History[1].StartedAt - planned, TimeSpan.FromMilliseconds(-5), TimeSpan.FromMilliseconds(250));
+        Assert.InRange(done.History[1].StartedAt - planned, -Slew, Late);
     }
 
     [Theory]
@@ -139,12 +151,14 @@ public sealed class JobLifecycleTests(ClusterFixture fixture)
         var created = await Jobs.EnqueueAsync(new Echo("later"), new JobOptions { Delay = TimeSpan.FromSeconds(1.5) });
         Assert.Equal(JobStatus.Scheduled, created.Snapshot!.Status);
         var runAt = created.Snapshot.ScheduledFor!.Value;
-        Assert.InRange(runAt - created.Snapshot.CreatedAt, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(1.5));
+
+        // The delay counts from the acknowledged creation instant (one clock reading), not from some later moment.
+        Assert.Equal(TimeSpan.FromSeconds(1.5), runAt - created.Snapshot.CreatedAt);
 
         var done = await fixture.WaitForTerminalAsync(created.Snapshot.Id);
         Assert.Equal(JobStatus.Succeeded, done.Status);
         Assert.True(done.History[0].StartedAt >= runAt, $"started {done.History[0].StartedAt:o} before {runAt:o}");
-        Assert.InRange(done.History[0].StartedAt - runAt, TimeSpan.Zero, TimeSpan.FromMilliseconds(250));
+        Assert.True(done.History[0].StartedAt - runAt <= Late, $"started {done.History[0].StartedAt - runAt} after {runAt:o}");
     }
 
     [Fact]
@@ -193,26 +207,22 @@ public sealed class JobLifecycleTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task SnapshotAnswersQuicklyWhileTheHandlerRuns()
+    public async Task SnapshotAnswersWhileTheHandlerIsStillRunning()
     {
         var gate = Guid.NewGuid().ToString("N");
         var created = await Jobs.EnqueueAsync(new Gate(gate));
         await fixture.WaitForAsync(created.Snapshot!.Id, s => s.Status == JobStatus.Running);
 
-        var timings = new List<TimeSpan>();
         for (var i = 0; i < 20; i++)
         {
-            var watch = Stopwatch.StartNew();
-            // The handler is blocked on the gate: a query that waited behind it would never return.
+            // The handler stays blocked on the gate until after this loop: a query that waited behind it would
+            // never answer, and fails here on the deadline (the fixture's 3 s response timeout would fire first).
             var snapshot = await Jobs.GetAsync(created.Snapshot.Id).WaitAsync(TimeSpan.FromSeconds(5));
-            timings.Add(watch.Elapsed);
             Assert.Equal(JobStatus.Running, snapshot!.Status);
         }
 
         TestJobLog.Open(gate);
         Assert.Equal(JobStatus.Succeeded, (await fixture.WaitForTerminalAsync(created.Snapshot.Id)).Status);
-        timings.Sort();
-        Assert.True(timings[timings.Count / 2] < TimeSpan.FromMilliseconds(100), $"median query took {timings[timings.Count / 2]}");
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -62,8 +61,6 @@ public sealed class ApiFixture : IAsyncLifetime
             timeout ?? TimeSpan.FromSeconds(60), $"job {id} over HTTP");
 
     public static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
-
-    public static JsonSerializerOptions Web { get; } = new(JsonSerializerDefaults.Web);
 }
 
 [CollectionDefinition(Name)]

@@ -129,8 +129,6 @@ public sealed class RedisClient : IAsyncDisposable
 
     public JobClient Jobs => _host.Services.GetRequiredService<JobClient>();
 
-    public IClusterClient Orleans => _host.Services.GetRequiredService<IClusterClient>();
-
     public static async Task<RedisClient> StartAsync(RedisServer redis, ClusterIdentity identity)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

@@ -5,19 +5,13 @@ using StackExchange.Redis;
 namespace OrleansTasks.Chaos;
 
 /// <summary>
-/// The chaos tool's job (tools/Chaos): succeeds, fails once, always fails or runs slowly, and records every
-/// execution in Redis so the tool can count duplicates. Registered only when <c>Chaos:EnableProbe</c> is true.
+/// The chaos tool's job: succeeds, fails once, always fails or runs slowly, and records every execution in Redis
+/// so the tool can count executions against the stored attempt history.
 /// </summary>
 /// <param name="Mode"><c>ok</c>, <c>fail_once</c>, <c>always_fail</c> or <c>slow</c>.</param>
 /// <param name="Milliseconds">How long a <c>slow</c> probe runs.</param>
-[JobType(Name)]
-public sealed record ChaosProbe(string Mode, int Milliseconds = 0)
-{
-    public const string Name = "chaos_probe";
-
-    /// <summary>The Redis list holding one entry per execution of <paramref name="jobId"/>.</summary>
-    public static string ExecutionsKey(string jobId) => $"chaos-exec:{jobId}";
-}
+[JobType(ChaosKeys.ProbeType)]
+public sealed record ChaosProbe(string Mode, int Milliseconds = 0);
 
 public sealed class ChaosProbeHandler(IConfiguration configuration) : IJobHandler<ChaosProbe, string>
 {
@@ -28,7 +22,7 @@ public sealed class ChaosProbeHandler(IConfiguration configuration) : IJobHandle
     {
         ArgumentNullException.ThrowIfNull(payload);
         ArgumentNullException.ThrowIfNull(context);
-        await Redis().GetDatabase().ListRightPushAsync(ChaosProbe.ExecutionsKey(context.JobId), $"{context.Attempt}|{DateTimeOffset.UtcNow:o}");
+        await Redis().GetDatabase().ListRightPushAsync(ChaosKeys.Executions(context.JobId), $"{context.Attempt}|{DateTimeOffset.UtcNow:o}");
         switch (payload.Mode)
         {
             case "fail_once" when context.Attempt == 1:
@@ -62,8 +56,5 @@ public sealed class ChaosProbeHandler(IConfiguration configuration) : IJobHandle
 
 public static class ChaosJobs
 {
-    /// <summary>Configuration switch that registers <c>chaos_probe</c>.</summary>
-    public const string EnableKey = "Chaos:EnableProbe";
-
     public static JobTypeRegistryBuilder AddChaosProbe(this JobTypeRegistryBuilder jobs) => jobs.Add<ChaosProbeHandler>();
 }

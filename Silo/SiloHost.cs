@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OrleansTasks.Examples;
+using OrleansTasks.Jobs;
+
+namespace OrleansTasks.Silo;
+
+/// <summary>
+/// The silo process as Program.cs runs it. Public so that a host which adds its own job types (the chaos run's
+/// silo in tools/ChaosSilo) and the tests get exactly the production wiring, not a copy of it.
+/// </summary>
+public static class SiloHost
+{
+    /// <summary>
+    /// Builds the silo host from <paramref name="args"/>, appsettings.json and the environment: clustering, storage
+    /// and reminders, the engine, the example job types (unless <c>Examples:Enabled</c> is false) and the job types
+    /// <paramref name="addJobs"/> registers.
+    /// </summary>
+    public static IHost Build(string[] args, Action<JobTypeRegistryBuilder>? addJobs = null)
+    {
+        // Content root at the binary, so appsettings.json is found however the silo is started (dotnet run, a script, a container).
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var redis = builder.Configuration[SiloSetup.RedisConnectionKey];
+
+        builder.UseOrleans(silo => silo
+            .AddClustering(builder.Configuration)
+            .AddJobProviders(redis));
+        var examples = builder.Configuration.GetSection(ExamplesOptions.SectionName).Get<ExamplesOptions>() ?? new ExamplesOptions();
+        builder.Services.AddOrleansTasks(jobs =>
+        {
+            if (examples.Enabled)
+            {
+                jobs.AddExampleJobs();
+            }
+
+            addJobs?.Invoke(jobs);
+        });
+        if (!string.IsNullOrWhiteSpace(redis))
+        {
+            builder.Services.AddHostedService(sp => new RedisDurabilityCheck(redis, sp.GetRequiredService<ILogger<RedisDurabilityCheck>>()));
+        }
+
+        var host = builder.Build();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansTasks.Silo");
+        if (string.IsNullOrWhiteSpace(redis))
+        {
+            SiloLog.NotDurable(logger);
+        }
+        else
+        {
+            SiloLog.Durable(logger, SiloSetup.ParseRedis(redis).ToString(includePassword: false));
+        }
+
+        return host;
+    }
+}
