@@ -29,12 +29,13 @@ public sealed class ComposeDeploymentTests
         var siloEnvironment = Environment("silo");
         var apiEnvironment = Environment("api");
         var redisEndpoint = siloEnvironment["ConnectionStrings__Redis"]!.Split(':');
-        await using var ns = await NetworkNamespace.CreateAsync(withVeth: true,
-            new Dictionary<string, string> { [redisEndpoint[0]] = NetworkNamespace.InsideAddress });
-
         var redisDirectory = Directory.CreateTempSubdirectory("orleanstasks-compose-redis-").FullName;
         try
         {
+            // Disposed (every process killed, the namespace and its veth pair deleted) before the directory goes.
+            await using var ns = await NetworkNamespace.CreateAsync(withVeth: true,
+                new Dictionary<string, string> { [redisEndpoint[0]] = NetworkNamespace.InsideAddress });
+
             // The compose command as written; the container image adds a data directory and turns protected mode off.
             var command = Strings(Service("redis")["command"]);
             ns.Start(command[0], [.. command[1..], "--port", redisEndpoint[1], "--dir", redisDirectory, "--protected-mode", "no"],
@@ -111,7 +112,6 @@ public sealed class ComposeDeploymentTests
         }
         finally
         {
-            await ns.DisposeAsync();
             Directory.Delete(redisDirectory, recursive: true);
         }
     }

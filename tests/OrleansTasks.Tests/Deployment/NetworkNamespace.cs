@@ -121,9 +121,6 @@ public sealed class NetworkNamespace : IAsyncDisposable
         return new ProcessOutput(process);
     }
 
-    /// <summary>Runs a command inside the namespace and returns its standard output (throws on a non-zero exit).</summary>
-    public Task<string> ExecAsync(params string[] command) => RunAsync(["ip", "netns", "exec", Name, .. command]);
-
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
