@@ -13,6 +13,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 redis-server --version
 
+# The compose deployment test runs its processes in a network namespace of its own (ip netns, as root).
+if ! command -v ip >/dev/null 2>&1; then
+  echo "ip not found: installing iproute2 with apt-get"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq iproute2 >/dev/null
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

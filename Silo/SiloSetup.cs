@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime.MembershipService.SiloMetadata;
@@ -84,6 +87,33 @@ public static class SiloSetup
     /// <summary>Configuration section bound to <see cref="ClusterMembershipOptions"/> (failure detection).</summary>
     public const string MembershipSection = "Orleans:Membership";
 
+    /// <summary>Configuration key of the address other silos and clients reach this silo at (Redis clustering only).</summary>
+    public const string AdvertisedAddressKey = "Orleans:Endpoints:AdvertisedIPAddress";
+
+    /// <summary>
+    /// The address to advertise when <see cref="AdvertisedAddressKey"/> is not set: in a container, its own address on
+    /// the container network. Same choice as Orleans' own default (the lowest non-loopback IPv4 address of an interface
+    /// that is up), except that Orleans then falls back to loopback, which no other silo or client can reach: a silo
+    /// that advertised it would join the membership table unreachable, so here it is a start-up error instead.
+    /// </summary>
+    public static IPAddress DefaultAdvertisedAddress() =>
+        PickAdvertisedAddress(NetworkInterface.GetAllNetworkInterfaces()
+            .Where(i => i.OperationalStatus == OperationalStatus.Up)
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address));
+
+    /// <summary>The lowest non-loopback IPv4 address of <paramref name="candidates"/>; throws naming the key to set when there is none.</summary>
+    /// <exception cref="OrleansConfigurationException">No candidate is a non-loopback IPv4 address.</exception>
+    public static IPAddress PickAdvertisedAddress(IEnumerable<IPAddress> candidates) =>
+        candidates
+            .Where(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+            .OrderBy(a => BinaryPrimitives.ReadUInt32BigEndian(a.GetAddressBytes()))
+            .FirstOrDefault()
+        ?? throw new OrleansConfigurationException(
+            "This machine has no non-loopback IPv4 address on an interface that is up, so the silo has no address to advertise " +
+            $"to other silos and clients. Set {AdvertisedAddressKey} (environment variable {AdvertisedAddressKey.Replace(":", "__", StringComparison.Ordinal)}) " +
+            "to the address they reach this silo at.");
+
     /// <summary>Cluster identity, endpoints and clustering for a real (non-test) silo.</summary>
     public static ISiloBuilder AddClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -106,7 +136,7 @@ public static class SiloSetup
         {
             o.SiloPort = settings.SiloPort;
             o.GatewayPort = settings.GatewayPort;
-            o.AdvertisedIPAddress = settings.AdvertisedIPAddress ?? o.AdvertisedIPAddress;
+            o.AdvertisedIPAddress = settings.AdvertisedIPAddress ?? DefaultAdvertisedAddress();
         });
         var redisOptions = ParseRedis(settings.Redis);
         return silo.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
@@ -119,21 +149,21 @@ public static class SiloSetup
 /// <param name="ServiceId"><c>Orleans:ServiceId</c>, default <c>orleanstasks</c>.</param>
 /// <param name="SiloPort"><c>Orleans:Endpoints:SiloPort</c>, default 11111.</param>
 /// <param name="GatewayPort"><c>Orleans:Endpoints:GatewayPort</c>, default 30000.</param>
-/// <param name="AdvertisedIPAddress"><c>Orleans:Endpoints:AdvertisedIPAddress</c>, default: Orleans picks the first non-loopback address.</param>
+/// <param name="AdvertisedIPAddress"><c>Orleans:Endpoints:AdvertisedIPAddress</c>, default: <see cref="SiloSetup.DefaultAdvertisedAddress"/>.</param>
 public sealed record SiloSettings(string? Redis, string ClusterId, string ServiceId, int SiloPort, int GatewayPort, IPAddress? AdvertisedIPAddress)
 {
     /// <summary>Every plain key <see cref="Read"/> looks at.</summary>
     public static IReadOnlyList<string> Keys { get; } =
     [
         SiloSetup.RedisConnectionKey, "Orleans:ClusterId", "Orleans:ServiceId",
-        "Orleans:Endpoints:SiloPort", "Orleans:Endpoints:GatewayPort", "Orleans:Endpoints:AdvertisedIPAddress",
+        "Orleans:Endpoints:SiloPort", "Orleans:Endpoints:GatewayPort", SiloSetup.AdvertisedAddressKey,
     ];
 
     public static SiloSettings Read(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var redis = configuration[SiloSetup.RedisConnectionKey];
-        var advertised = configuration["Orleans:Endpoints:AdvertisedIPAddress"];
+        var advertised = configuration[SiloSetup.AdvertisedAddressKey];
         return new(
             string.IsNullOrWhiteSpace(redis) ? null : redis,
             configuration["Orleans:ClusterId"] ?? "orleanstasks",

@@ -8,6 +8,6 @@ public sealed class ApiOptions
     /// <summary>Largest accepted request body; larger ones get 413. Default: 256 KiB.</summary>
     public long MaxRequestBytes { get; set; } = 256 * 1024;
 
-    /// <summary>How long <c>/health/ready</c> waits for the cluster to answer. Default: 2 seconds.</summary>
+    /// <summary>How long <c>/health/ready</c> waits for the cluster (and, through a silo, its storage) to answer. Default: 2 seconds.</summary>
     public TimeSpan ReadinessTimeout { get; set; } = TimeSpan.FromSeconds(2);
 }
