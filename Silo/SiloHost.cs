@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OrleansTasks.Examples;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Silo;
@@ -22,10 +23,11 @@ public static class SiloHost
     {
         // Content root at the binary, so appsettings.json is found however the silo is started (dotnet run, a script, a container).
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        var redis = builder.Configuration[SiloSetup.RedisConnectionKey];
+        var cluster = ClusterSettings.Bind(builder.Configuration);
+        var redis = cluster.Redis;
 
         builder.UseOrleans(silo => silo
-            .AddClustering(builder.Configuration)
+            .AddClustering(cluster, builder.Configuration)
             .AddJobProviders(redis));
         var examples = builder.Configuration.GetSection(ExamplesOptions.SectionName).Get<ExamplesOptions>() ?? new ExamplesOptions();
         builder.Services.AddOrleansTasks(jobs =>
@@ -37,14 +39,14 @@ public static class SiloHost
 
             addJobs?.Invoke(jobs);
         });
-        if (!string.IsNullOrWhiteSpace(redis))
+        if (redis is not null)
         {
             builder.Services.AddHostedService(sp => new RedisDurabilityCheck(redis, sp.GetRequiredService<ILogger<RedisDurabilityCheck>>()));
         }
 
         var host = builder.Build();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansTasks.Silo");
-        if (string.IsNullOrWhiteSpace(redis))
+        if (redis is null)
         {
             SiloLog.NotDurable(logger);
         }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using OrleansTasks.Infrastructure;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
 
@@ -17,9 +18,6 @@ namespace OrleansTasks.Silo;
 /// <summary>The silo's wiring, shared by the real host and the tests so both run the same configuration.</summary>
 public static class SiloSetup
 {
-    /// <summary>Configuration key of the Redis connection string (environment: <c>ConnectionStrings__Redis</c>).</summary>
-    public const string RedisConnectionKey = "ConnectionStrings:Redis";
-
     /// <summary>Shortest reminder period the engine registers; see <see cref="JobsOptions.RecoveryInterval"/>.</summary>
     public static readonly TimeSpan MinimumReminderPeriod = TimeSpan.FromSeconds(1);
 
@@ -88,7 +86,7 @@ public static class SiloSetup
     public const string MembershipSection = "Orleans:Membership";
 
     /// <summary>Configuration key of the address other silos and clients reach this silo at (Redis clustering only).</summary>
-    public const string AdvertisedAddressKey = "Orleans:Endpoints:AdvertisedIPAddress";
+    public const string AdvertisedAddressKey = $"{ClusterSettings.SectionName}:Endpoints:AdvertisedIPAddress";
 
     /// <summary>
     /// The address to advertise when <see cref="AdvertisedAddressKey"/> is not set: in a container, its own address on
@@ -114,17 +112,25 @@ public static class SiloSetup
             $"to other silos and clients. Set {AdvertisedAddressKey} (environment variable {AdvertisedAddressKey.Replace(":", "__", StringComparison.Ordinal)}) " +
             "to the address they reach this silo at.");
 
+    /// <summary>Cluster identity, endpoints and clustering for a real (non-test) silo, from <paramref name="configuration"/>.</summary>
+    public static ISiloBuilder AddClustering(this ISiloBuilder silo, IConfiguration configuration) =>
+        silo.AddClustering(ClusterSettings.Bind(configuration), configuration);
+
     /// <summary>Cluster identity, endpoints and clustering for a real (non-test) silo.</summary>
-    public static ISiloBuilder AddClustering(this ISiloBuilder silo, IConfiguration configuration)
+    /// <param name="silo">The silo being built.</param>
+    /// <param name="settings">The bound cluster settings (<see cref="ClusterSettings.Bind"/>).</param>
+    /// <param name="configuration">The configuration, for the <see cref="MembershipSection"/> failure-detection settings.</param>
+    public static ISiloBuilder AddClustering(this ISiloBuilder silo, ClusterSettings settings, IConfiguration configuration)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(configuration);
-        var settings = SiloSettings.Read(configuration);
 
         // Failure detection (ProbeTimeout, NumMissedProbesLimit, ...) is tunable without a rebuild.
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
-        if (settings.Redis is null)
+        var endpoints = settings.Endpoints;
+        if (!settings.Durable)
         {
-            return silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
+            return silo.UseLocalhostClustering(endpoints.SiloPort, endpoints.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
         }
 
         silo.Configure<ClusterOptions>(o =>
@@ -134,43 +140,12 @@ public static class SiloSetup
         });
         silo.Configure<EndpointOptions>(o =>
         {
-            o.SiloPort = settings.SiloPort;
-            o.GatewayPort = settings.GatewayPort;
-            o.AdvertisedIPAddress = settings.AdvertisedIPAddress ?? DefaultAdvertisedAddress();
+            o.SiloPort = endpoints.SiloPort;
+            o.GatewayPort = endpoints.GatewayPort;
+            o.AdvertisedIPAddress = endpoints.AdvertisedIPAddress is { Length: > 0 } address ? IPAddress.Parse(address) : DefaultAdvertisedAddress();
         });
-        var redisOptions = ParseRedis(settings.Redis);
+        var redisOptions = ParseRedis(settings.Redis!);
         return silo.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
-    }
-}
-
-/// <summary>The silo's own configuration keys, read in one place (the deployment test checks compose against it).</summary>
-/// <param name="Redis"><c>ConnectionStrings:Redis</c>; null means in memory.</param>
-/// <param name="ClusterId"><c>Orleans:ClusterId</c>, default <c>orleanstasks</c>.</param>
-/// <param name="ServiceId"><c>Orleans:ServiceId</c>, default <c>orleanstasks</c>.</param>
-/// <param name="SiloPort"><c>Orleans:Endpoints:SiloPort</c>, default 11111.</param>
-/// <param name="GatewayPort"><c>Orleans:Endpoints:GatewayPort</c>, default 30000.</param>
-/// <param name="AdvertisedIPAddress"><c>Orleans:Endpoints:AdvertisedIPAddress</c>, default: <see cref="SiloSetup.DefaultAdvertisedAddress"/>.</param>
-public sealed record SiloSettings(string? Redis, string ClusterId, string ServiceId, int SiloPort, int GatewayPort, IPAddress? AdvertisedIPAddress)
-{
-    /// <summary>Every plain key <see cref="Read"/> looks at.</summary>
-    public static IReadOnlyList<string> Keys { get; } =
-    [
-        SiloSetup.RedisConnectionKey, "Orleans:ClusterId", "Orleans:ServiceId",
-        "Orleans:Endpoints:SiloPort", "Orleans:Endpoints:GatewayPort", SiloSetup.AdvertisedAddressKey,
-    ];
-
-    public static SiloSettings Read(IConfiguration configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var redis = configuration[SiloSetup.RedisConnectionKey];
-        var advertised = configuration[SiloSetup.AdvertisedAddressKey];
-        return new(
-            string.IsNullOrWhiteSpace(redis) ? null : redis,
-            configuration["Orleans:ClusterId"] ?? "orleanstasks",
-            configuration["Orleans:ServiceId"] ?? "orleanstasks",
-            configuration.GetValue("Orleans:Endpoints:SiloPort", EndpointOptions.DEFAULT_SILO_PORT),
-            configuration.GetValue("Orleans:Endpoints:GatewayPort", EndpointOptions.DEFAULT_GATEWAY_PORT),
-            string.IsNullOrWhiteSpace(advertised) ? null : IPAddress.Parse(advertised));
     }
 }
 

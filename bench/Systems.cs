@@ -6,6 +6,7 @@ using Hangfire.Redis.StackExchange;
 using Microsoft.AspNetCore.Builder;
 using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Api.Jobs;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 using OrleansTasks.Silo;
 
@@ -80,7 +81,7 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
         var id = $"bench-{Guid.NewGuid():N}";
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            [SiloSetup.RedisConnectionKey] = redis,
+            [ClusterSettings.RedisKey] = redis,
             ["Orleans:ClusterId"] = id,
             ["Orleans:ServiceId"] = id,
             ["Orleans:Endpoints:SiloPort"] = Ports.Free().ToString(CultureInfo.InvariantCulture),

@@ -1,4 +1,5 @@
 using Orleans.Configuration;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
 
@@ -7,21 +8,18 @@ namespace OrleansTasks.Api.Infrastructure;
 /// <summary>Connects the API to the silos: through Redis membership when configured, else a localhost silo's gateway.</summary>
 public static partial class OrleansClientSetup
 {
-    /// <summary>Default gateway port of a silo (Orleans' own default).</summary>
-    public const int DefaultGatewayPort = 30000;
-
-    /// <summary>Every configuration key this setup reads (the deployment test checks compose against it).</summary>
+    /// <summary>The <see cref="ClusterSettings"/> keys a client uses (the deployment test checks compose against them).</summary>
     public static IReadOnlyList<string> Keys { get; } =
-        ["ConnectionStrings:Redis", "Orleans:ClusterId", "Orleans:ServiceId", "Orleans:Endpoints:GatewayPort"];
+        [ClusterSettings.RedisKey, "Orleans:ClusterId", "Orleans:ServiceId", "Orleans:Endpoints:GatewayPort"];
 
     public static WebApplicationBuilder AddOrleansTasksClient(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var configuration = builder.Configuration;
-        var redis = configuration["ConnectionStrings:Redis"];
-        var clusterId = configuration["Orleans:ClusterId"] ?? "orleanstasks";
-        var serviceId = configuration["Orleans:ServiceId"] ?? "orleanstasks";
-        var gatewayPort = configuration.GetValue("Orleans:Endpoints:GatewayPort", DefaultGatewayPort);
+        var cluster = ClusterSettings.Bind(builder.Configuration);
+        var redis = cluster.Redis;
+        var clusterId = cluster.ClusterId;
+        var serviceId = cluster.ServiceId;
+        var gatewayPort = cluster.Endpoints.GatewayPort;
 
         builder.UseOrleansClient(client =>
         {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
 using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Examples;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 using OrleansTasks.Silo;
 using OrleansTasks.Tests.Infrastructure;
@@ -63,7 +64,7 @@ public sealed partial class ComposeFileTests
         foreach (var key in environment.Keys.Select(k => k.Replace("__", ":", StringComparison.Ordinal)))
         {
             Assert.True(
-                SiloSettings.Keys.Contains(key)
+                ClusterSettings.Keys.Contains(key)
                 || IsProperty<ClusterMembershipOptions>(key, SiloSetup.MembershipSection)
                 || IsProperty<JobsOptions>(key, JobsOptions.SectionName)
                 || IsProperty<ExamplesOptions>(key, ExamplesOptions.SectionName),
@@ -71,7 +72,7 @@ public sealed partial class ComposeFileTests
         }
 
         var configuration = AsConfiguration(environment);
-        var settings = SiloSettings.Read(configuration);
+        var settings = ClusterSettings.Bind(configuration);
         Assert.Equal("redis:6379", settings.Redis);
         Assert.Equal(environment["Orleans__ClusterId"], settings.ClusterId);
         var membership = configuration.GetSection(SiloSetup.MembershipSection).Get<ClusterMembershipOptions>()!;

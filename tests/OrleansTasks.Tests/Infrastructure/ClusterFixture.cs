@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.TestingHost;
 using OrleansTasks.Examples;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 using OrleansTasks.Silo;
 
@@ -22,7 +23,7 @@ public static class TestSiloSettings
         ["Examples:EmailDuration"] = "00:00:00.100",
         ["Examples:ReportDuration"] = "00:00:00.100",
         ["Examples:ImageDuration"] = "00:00:00.100",
-        [SiloSetup.RedisConnectionKey] = redis,
+        [ClusterSettings.RedisKey] = redis,
     };
 
     /// <summary>The production engine wiring plus the test job types (or only <paramref name="jobs"/>), on one test silo.</summary>

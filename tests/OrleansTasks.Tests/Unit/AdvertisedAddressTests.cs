@@ -1,3 +1,4 @@
+using OrleansTasks.Hosting;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
@@ -16,7 +17,7 @@ public sealed class AdvertisedAddressTests
     [Fact]
     public void SiloOnRedisWithNoAddressConfiguredAdvertisesAnUpNonLoopbackIPv4AddressOfThisMachine()
     {
-        var address = Advertised(new() { [SiloSetup.RedisConnectionKey] = "127.0.0.1:1" });
+        var address = Advertised(new() { [ClusterSettings.RedisKey] = "127.0.0.1:1" });
 
         Assert.Equal(AddressFamily.InterNetwork, address.AddressFamily);
         Assert.False(IPAddress.IsLoopback(address));
@@ -31,7 +32,7 @@ public sealed class AdvertisedAddressTests
     {
         var address = Advertised(new()
         {
-            [SiloSetup.RedisConnectionKey] = "127.0.0.1:1",
+            [ClusterSettings.RedisKey] = "127.0.0.1:1",
             ["Orleans:Endpoints:AdvertisedIPAddress"] = "10.1.2.3",
         });
 

@@ -1,0 +1,102 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace OrleansTasks.Hosting;
+
+/// <summary>
+/// Where a silo or a client (the API) finds its cluster: the <c>Orleans</c> configuration section plus
+/// <c>ConnectionStrings:Redis</c>, bound once at start-up by both processes, so the keys and defaults they share live
+/// in this one class.
+/// </summary>
+public sealed class ClusterSettings
+{
+    /// <summary>The configuration section bound to this class.</summary>
+    public const string SectionName = "Orleans";
+
+    /// <summary>The configuration key of the Redis connection string (environment: <c>ConnectionStrings__Redis</c>).</summary>
+    public const string RedisKey = "ConnectionStrings:Redis";
+
+    /// <summary>
+    /// StackExchange.Redis connection string. Unset: in-memory storage and reminders, localhost clustering, not durable.
+    /// </summary>
+    public string? Redis { get; set; }
+
+    /// <summary>The cluster's id; silos and clients must agree. Default: <c>orleanstasks</c>.</summary>
+    public string ClusterId { get; set; } = "orleanstasks";
+
+    /// <summary>The service's id, which keys job state and reminders in Redis. Default: <c>orleanstasks</c>.</summary>
+    public string ServiceId { get; set; } = "orleanstasks";
+
+    /// <summary>The <c>Orleans:Endpoints</c> subsection.</summary>
+    public ClusterEndpoints Endpoints { get; set; } = new();
+
+    /// <summary>True when job state, reminders and membership live in Redis.</summary>
+    public bool Durable => !string.IsNullOrWhiteSpace(Redis);
+
+    /// <summary>Every configuration key this class reads (checked against the compose file by the deployment tests).</summary>
+    public static IReadOnlyList<string> Keys { get; } =
+    [
+        RedisKey, $"{SectionName}:ClusterId", $"{SectionName}:ServiceId", $"{SectionName}:Endpoints:SiloPort",
+        $"{SectionName}:Endpoints:GatewayPort", $"{SectionName}:Endpoints:AdvertisedIPAddress",
+    ];
+
+    /// <summary>Binds and validates the settings; throws naming every bad key.</summary>
+    /// <exception cref="OptionsValidationException">A setting is out of range.</exception>
+    public static ClusterSettings Bind(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var settings = new ClusterSettings();
+        configuration.GetSection(SectionName).Bind(settings);
+        settings.Redis = string.IsNullOrWhiteSpace(configuration[RedisKey]) ? null : configuration[RedisKey];
+        if (settings.Validate().ToList() is { Count: > 0 } errors)
+        {
+            throw new OptionsValidationException(SectionName, typeof(ClusterSettings), errors);
+        }
+
+        return settings;
+    }
+
+    /// <summary>The problems of these settings, each naming its key; empty when they are usable.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ClusterId))
+        {
+            yield return $"{SectionName}:ClusterId must not be empty.";
+        }
+
+        if (string.IsNullOrWhiteSpace(ServiceId))
+        {
+            yield return $"{SectionName}:ServiceId must not be empty.";
+        }
+
+        foreach (var (name, port) in new[] { ("SiloPort", Endpoints.SiloPort), ("GatewayPort", Endpoints.GatewayPort) })
+        {
+            if (port is < 1 or > 65535)
+            {
+                yield return $"{SectionName}:Endpoints:{name} must be a port between 1 and 65535, not {port}.";
+            }
+        }
+
+        if (Endpoints.AdvertisedIPAddress is { Length: > 0 } address && !IPAddress.TryParse(address, out _))
+        {
+            yield return $"{SectionName}:Endpoints:AdvertisedIPAddress must be an IP address, not '{address}'.";
+        }
+    }
+}
+
+/// <summary>The <c>Orleans:Endpoints</c> settings.</summary>
+public sealed class ClusterEndpoints
+{
+    /// <summary>Silo-to-silo port. Default: 11111.</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>The port clients (the API) connect to. Default: 30000.</summary>
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>
+    /// The address other silos and clients reach a silo at (Redis clustering only). Default: the lowest non-loopback
+    /// IPv4 address of an interface that is up (in a container: its own address).
+    /// </summary>
+    public string? AdvertisedIPAddress { get; set; }
+}
