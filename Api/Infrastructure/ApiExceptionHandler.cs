@@ -26,7 +26,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
                 Title = "Job cluster unavailable",
-                Detail = "The job cluster or its storage cannot be reached right now. Nothing was changed; retry shortly.",
+                Detail = "The job cluster or its storage cannot be reached right now. Retry shortly with the same job id: if the request was in fact stored you get that job, never a second one.",
             },
             _ => null,
         };

@@ -37,7 +37,7 @@ public sealed partial class JobStorageBoundary(IGrainStorage inner, ILogger<JobS
         catch (Exception exception) when (exception is not (InconsistentStateException or JobStorageUnavailableException or OperationCanceledException))
         {
             LogStorageFailed(logger, exception, what, grainId.ToString());
-            throw new JobStorageUnavailableException($"The job storage failed to {what} the job's state; nothing was changed. Retry shortly.");
+            throw new JobStorageUnavailableException($"The job storage failed to {what} the job's state. Retry shortly with the same job id.");
         }
     }
 

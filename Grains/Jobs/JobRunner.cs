@@ -138,7 +138,7 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
     private static AttemptResult HandedOff { get; } =
         new(AttemptOutcome.HandedOff, null, new JobError("HandedOff", "The silo shut down and handed the job on."), false);
 
-    [LoggerMessage(20, LogLevel.Warning, "Job {JobId} ({JobType}) attempt {Attempt} ended as {Outcome} but its handler ignored its cancellation token and still runs: it keeps its worker slot, and the job's next attempt on this silo waits for it")]
+    [LoggerMessage(30, LogLevel.Warning, "Job {JobId} ({JobType}) attempt {Attempt} ended as {Outcome} but its handler ignored its cancellation token and still runs: it keeps its worker slot, and the job's next attempt on this silo waits for it")]
     private partial void LogStuck(string jobId, string jobType, int attempt, AttemptOutcome outcome);
 
     private sealed class Lease(SemaphoreSlim slots) : IDisposable

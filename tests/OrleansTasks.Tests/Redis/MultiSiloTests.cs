@@ -8,6 +8,17 @@ namespace OrleansTasks.Tests.Redis;
 [Collection(RedisCollection.Name)]
 public sealed class MultiSiloTests(RedisFixture redis)
 {
+    // Orleans' default failure detection and a long recovery tick: a job that waited for either instead of being
+    // handed off would restart after 15 s or more.
+    private static readonly Dictionary<string, string?> SlowDetection = new()
+    {
+        ["Orleans:Membership:ProbeTimeout"] = "00:00:05",
+        ["Orleans:Membership:NumMissedProbesLimit"] = "3",
+        ["Orleans:Membership:NumVotesForDeathDeclaration"] = "2",
+        ["Orleans:Membership:TableRefreshTimeout"] = "00:01:00",
+        ["Jobs:RecoveryInterval"] = "00:01:00",
+    };
+
     private static async Task<List<RedisSilo>> StartSilosAsync(RedisServer server, ClusterIdentity identity, int count,
         IReadOnlyDictionary<string, string?>? overrides = null)
     {
@@ -122,18 +133,8 @@ public sealed class MultiSiloTests(RedisFixture redis)
     [Fact]
     public async Task GracefulStopHandsRunningJobsOnAtOnceWithoutCountingTheAttempt()
     {
-        // Orleans' default failure detection and a long recovery tick: if hand-off waited for either, the
-        // jobs would restart after 15 s or more.
-        var slowDetection = new Dictionary<string, string?>
-        {
-            ["Orleans:Membership:ProbeTimeout"] = "00:00:05",
-            ["Orleans:Membership:NumMissedProbesLimit"] = "3",
-            ["Orleans:Membership:NumVotesForDeathDeclaration"] = "2",
-            ["Orleans:Membership:TableRefreshTimeout"] = "00:01:00",
-            ["Jobs:RecoveryInterval"] = "00:01:00",
-        };
         var identity = ClusterIdentity.New();
-        var silos = await StartSilosAsync(redis.Server, identity, 3, slowDetection);
+        var silos = await StartSilosAsync(redis.Server, identity, 3, SlowDetection);
         var gate = $"handoff-{Guid.NewGuid():N}";
         try
         {
@@ -178,18 +179,9 @@ public sealed class MultiSiloTests(RedisFixture redis)
     [Fact]
     public async Task GracefulStopWithABacklogHandsEveryQueuedAndRunningJobOnWithoutCountingAny()
     {
-        // As in the test above, nothing but the hand-off could bring a job back within a minute; MaxRetries 0 makes a
-        // counted (interrupted) attempt fail its job.
-        var slowDetection = new Dictionary<string, string?>
-        {
-            ["Orleans:Membership:ProbeTimeout"] = "00:00:05",
-            ["Orleans:Membership:NumMissedProbesLimit"] = "3",
-            ["Orleans:Membership:NumVotesForDeathDeclaration"] = "2",
-            ["Orleans:Membership:TableRefreshTimeout"] = "00:01:00",
-            ["Jobs:RecoveryInterval"] = "00:01:00",
-        };
+        // MaxRetries 0 makes a counted (interrupted) attempt fail its job.
         var identity = ClusterIdentity.New();
-        var silos = await StartSilosAsync(redis.Server, identity, 2, slowDetection);
+        var silos = await StartSilosAsync(redis.Server, identity, 2, SlowDetection);
         var gate = $"backlog-{Guid.NewGuid():N}";
         try
         {
