@@ -64,7 +64,13 @@ public static class SiloSetup
         else
         {
             var redisOptions = ParseRedis(redis);
-            silo.AddRedisGrainStorage(StorageNames.Jobs, o => o.ConfigurationOptions = redisOptions)
+            silo.AddRedisGrainStorage(StorageNames.Jobs, o =>
+                {
+                    o.ConfigurationOptions = redisOptions;
+
+                    // A deleted job's key goes entirely (the stock default leaves an empty hash behind).
+                    o.DeleteStateOnClear = true;
+                })
                 .UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
         }
 

@@ -21,7 +21,9 @@ public sealed record JobResponse(
     DateTime? NextAttemptAt,
     JobErrorResponse? LastError,
     JsonElement? Result,
-    IReadOnlyList<AttemptResponse> History)
+    IReadOnlyList<AttemptResponse> History,
+    int Round,
+    DateTime? CancelRequestedAt)
 {
     public static JobResponse From(JobSnapshot s)
     {
@@ -32,7 +34,8 @@ public sealed record JobResponse(
             s.CreatedAt.UtcDateTime, s.ScheduledFor?.UtcDateTime, s.StartedAt?.UtcDateTime, s.FinishedAt?.UtcDateTime,
             s.NextAttemptAt?.UtcDateTime, JobErrorResponse.From(s.LastError),
             s.ResultJson is null ? null : Parse(s.ResultJson),
-            [.. s.History.Select(AttemptResponse.From)]);
+            [.. s.History.Select(AttemptResponse.From)],
+            s.Round, s.CancelRequestedAt?.UtcDateTime);
     }
 
     private static JsonElement Parse(string json)
@@ -48,12 +51,15 @@ public sealed record JobErrorResponse(string Type, string Message)
     public static JobErrorResponse? From(JobError? error) => error is null ? null : new(error.Type, error.Message);
 }
 
-/// <summary>One attempt: outcome is running, succeeded, failed, timedOut, interrupted or handedOff.</summary>
-public sealed record AttemptResponse(int Number, DateTime StartedAt, DateTime? FinishedAt, string Outcome, JobErrorResponse? Error, string Silo)
+/// <summary>
+/// One attempt: outcome is running, succeeded, failed, timedOut, interrupted, handedOff or cancelled; round is the
+/// job's round it belongs to (1 until the job is first requeued).
+/// </summary>
+public sealed record AttemptResponse(int Number, DateTime StartedAt, DateTime? FinishedAt, string Outcome, JobErrorResponse? Error, string Silo, int Round)
 {
     public static AttemptResponse From(JobAttempt a) => new(
         a.Number, a.StartedAt.UtcDateTime, a.FinishedAt?.UtcDateTime,
-        JsonNamingPolicy.CamelCase.ConvertName(a.Outcome.ToString()), JobErrorResponse.From(a.Error), a.Silo);
+        JsonNamingPolicy.CamelCase.ConvertName(a.Outcome.ToString()), JobErrorResponse.From(a.Error), a.Silo, a.Round);
 }
 
 /// <summary>A registered job type and its defaults.</summary>

@@ -45,6 +45,27 @@ public static class JobsApi
             .WithSummary("Read a job's state")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        jobs.MapPost("/{id}/cancel", CancelAsync)
+            .WithName("CancelJob")
+            .WithSummary("Cancel a job")
+            .WithDescription("200 with the job now cancelled (it was waiting, or already cancelled); 202 with the job when it is running: its handler's token fires and it becomes cancelled when the handler returns or after Jobs:CancelGrace; 409 for a succeeded or failed job.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        jobs.MapPost("/{id}/requeue", RequeueAsync)
+            .WithName("RequeueJob")
+            .WithSummary("Run a finished job again")
+            .WithDescription("202 with the job: a succeeded, failed or cancelled job runs again as a new round with a fresh attempt budget; its history is kept. 409 when it is not finished.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        jobs.MapDelete("/{id}", DeleteAsync)
+            .WithName("DeleteJob")
+            .WithSummary("Delete a finished job")
+            .WithDescription("204: the job's state is removed and its id may be used again. 409 when it is not finished (cancel it first).")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         app.MapGet("/job-types", GetJobTypesAsync)
             .WithTags("Jobs")
             .WithName("GetJobTypes")
@@ -114,6 +135,38 @@ public static class JobsApi
             ? TypedResults.Problem($"No job has the id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Job not found")
             : TypedResults.Ok(JobResponse.From(snapshot));
     }
+
+    public static async Task<Results<Ok<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> CancelAsync(string id, JobClient jobs)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var result = await jobs.CancelAsync(id);
+        return result.Outcome switch
+        {
+            JobCommandOutcome.Done => TypedResults.Ok(JobResponse.From(result.Snapshot!)),
+            JobCommandOutcome.Accepted => TypedResults.Accepted(Location(id), JobResponse.From(result.Snapshot!)),
+            _ => Refusal(id, result),
+        };
+    }
+
+    public static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> RequeueAsync(string id, JobClient jobs)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var result = await jobs.RequeueAsync(id);
+        return result.Outcome == JobCommandOutcome.Done
+            ? TypedResults.Accepted(Location(id), JobResponse.From(result.Snapshot!))
+            : Refusal(id, result);
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, JobClient jobs)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var result = await jobs.DeleteAsync(id);
+        return result.Outcome == JobCommandOutcome.Done ? TypedResults.NoContent() : Refusal(id, result);
+    }
+
+    private static ProblemHttpResult Refusal(string id, JobCommandResult result) => result.Outcome == JobCommandOutcome.NotFound
+        ? TypedResults.Problem($"No job has the id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Job not found")
+        : TypedResults.Problem(result.Detail, statusCode: StatusCodes.Status409Conflict, title: "The job's state does not allow this");
 
     public static async Task<Ok<JobTypeResponse[]>> GetJobTypesAsync(JobClient jobs)
     {

@@ -33,6 +33,20 @@ public sealed class JobClient(IGrainFactory grains)
     public Task<JobSnapshot?> GetAsync(string id) =>
         JobId.Validate(id) is null ? grains.GetGrain<IJobGrain>(id).GetSnapshotAsync() : Task.FromResult<JobSnapshot?>(null);
 
+    /// <summary>Cancels a job (see <see cref="IJobGrain.CancelAsync"/>).</summary>
+    public Task<JobCommandResult> CancelAsync(string id) => CommandAsync(id, static grain => grain.CancelAsync());
+
+    /// <summary>Runs a finished job again as a new round (see <see cref="IJobGrain.RequeueAsync"/>).</summary>
+    public Task<JobCommandResult> RequeueAsync(string id) => CommandAsync(id, static grain => grain.RequeueAsync());
+
+    /// <summary>Deletes a finished job (see <see cref="IJobGrain.DeleteAsync"/>).</summary>
+    public Task<JobCommandResult> DeleteAsync(string id) => CommandAsync(id, static grain => grain.DeleteAsync());
+
+    private Task<JobCommandResult> CommandAsync(string id, Func<IJobGrain, Task<JobCommandResult>> command) =>
+        JobId.Validate(id) is null
+            ? command(grains.GetGrain<IJobGrain>(id))
+            : Task.FromResult(new JobCommandResult { Outcome = JobCommandOutcome.NotFound });
+
     /// <summary>The job types the cluster knows, with their default options.</summary>
     public Task<IReadOnlyList<JobTypeInfo>> GetJobTypesAsync() => grains.GetGrain<IJobTypesGrain>(0).GetJobTypesAsync();
 }

@@ -17,6 +17,9 @@ public static class JobId
     /// <summary>A new id stamped with <paramref name="at"/>; ids of later instants sort after it.</summary>
     public static string New(DateTimeOffset at) => Guid.CreateVersion7(at).ToString();
 
+    /// <summary>Ids that would read as the literal routes beside <c>/jobs/{id}</c>, refused in any letter case.</summary>
+    public static IReadOnlyList<string> Reserved { get; } = ["counts", "bulk"];
+
     /// <summary>Null when <paramref name="id"/> is usable, else why not.</summary>
     public static string? Validate(string? id)
     {
@@ -28,6 +31,12 @@ public static class JobId
         if (id.Length > MaxLength)
         {
             return $"must be at most {MaxLength} characters.";
+        }
+
+        if (id is "." or ".." || Reserved.Contains(id, StringComparer.OrdinalIgnoreCase))
+        {
+            // /jobs/counts and /jobs/bulk are routes of their own, and . and .. are path segments.
+            return $"must not be '{id}' (reserved: {string.Join(", ", Reserved)}, ., ..).";
         }
 
         return id.AsSpan().ContainsAnyExcept(Allowed)

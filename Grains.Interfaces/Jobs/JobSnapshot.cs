@@ -27,6 +27,9 @@ public enum AttemptOutcome
 
     /// <summary>Its silo shut down gracefully and handed the job on. Does not count toward <c>maxRetries</c>.</summary>
     HandedOff = 5,
+
+    /// <summary>The job was cancelled while this attempt ran; whatever the handler returned was discarded.</summary>
+    Cancelled = 6,
 }
 
 /// <summary>One attempt in a job's history.</summary>
@@ -37,7 +40,11 @@ public sealed record JobAttempt(
     [property: Id(2)] DateTimeOffset? FinishedAt,
     [property: Id(3)] AttemptOutcome Outcome,
     [property: Id(4)] JobError? Error,
-    [property: Id(5)] string Silo);
+    [property: Id(5)] string Silo)
+{
+    /// <summary>The round this attempt belongs to: 1 until the job is first requeued.</summary>
+    [Id(6)] public int Round { get; init; } = 1;
+}
 
 /// <summary>Everything a client may know about a job, at one instant.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansTasks.JobSnapshot")]
@@ -63,4 +70,10 @@ public sealed record JobSnapshot
     /// <summary>The handler's return value as JSON, once succeeded.</summary>
     [Id(12)] public string? ResultJson { get; init; }
     [Id(13)] public required IReadOnlyList<JobAttempt> History { get; init; }
+
+    /// <summary>1 as enqueued, +1 per requeue; <see cref="Attempts"/> counts the current round only.</summary>
+    [Id(14)] public int Round { get; init; } = 1;
+
+    /// <summary>When a cancel was asked for while the job ran (it becomes cancelled when that attempt ends).</summary>
+    [Id(15)] public DateTimeOffset? CancelRequestedAt { get; init; }
 }

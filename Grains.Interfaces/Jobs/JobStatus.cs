@@ -22,7 +22,7 @@ public enum JobStatus
     /// <summary>Terminal: retries exhausted, or the failure was not retryable.</summary>
     Failed = 5,
 
-    /// <summary>Reserved for job cancellation; no code path produces it yet.</summary>
+    /// <summary>Terminal: cancelled by a client (a final state of its own, not a delete).</summary>
     Cancelled = 6,
 }
 

@@ -34,4 +34,16 @@ public sealed partial class JobGrain
 
     [LoggerMessage(10, LogLevel.Warning, "Job {JobId} ({JobType}) cannot run on {Silo}: no handler for its type is registered here (a rolling deploy?). Nothing is counted; its wake-up re-activates it, placed afresh")]
     private partial void LogNotRunnableHere(string jobId, string jobType, string silo);
+
+    [LoggerMessage(11, LogLevel.Information, "Job {JobId} ({JobType}) cancelled")]
+    private partial void LogCancelled(string jobId, string jobType);
+
+    [LoggerMessage(12, LogLevel.Information, "Job {JobId} ({JobType}) cancel requested while attempt {Attempt} runs: its token fires")]
+    private partial void LogCancelRequested(string jobId, string jobType, int attempt);
+
+    [LoggerMessage(13, LogLevel.Information, "Job {JobId} ({JobType}) requeued as round {Round}")]
+    private partial void LogRequeued(string jobId, string jobType, int round);
+
+    [LoggerMessage(14, LogLevel.Information, "Job {JobId} ({JobType}) deleted")]
+    private partial void LogDeleted(string jobId, string jobType);
 }

@@ -57,6 +57,16 @@ public sealed partial class JobGrain(
     // have been shown.
     private (bool Active, JobState? Before) _writing;
 
+    // Transitions come from the pump and from client calls (cancel, requeue, delete), interleaved at awaits: one at a
+    // time, each decided on the state the previous one left.
+    private readonly SemaphoreSlim _transitions = new(1, 1);
+
+    // Fires the running attempt's cancellation when a client cancels the job.
+    private CancellationTokenSource? _attemptCancel;
+
+    // Keeps the activation while an abandoned handler of this job still runs.
+    private IGrainTimer? _abandonedWatch;
+
     private JobState? State => job.RecordExists ? job.State : null;
 
     private string Id => this.GetPrimaryKeyString();
@@ -150,10 +160,130 @@ public sealed partial class JobGrain(
         if (visible is not { } state || (state.Status.IsTerminal() && _pump is null))
         {
             // Lookups of finished or unknown jobs must not pile up activations.
-            DeactivateOnIdle();
+            DeactivateWhenIdle();
         }
 
         return visible is { } current ? Snapshot(current) : null;
+    }
+
+    public async Task<JobCommandResult> CancelAsync()
+    {
+        await RefreshIfStaleAsync();
+        while (true)
+        {
+            switch (State)
+            {
+                case null:
+                    return NotFound();
+                case { Status: JobStatus.Cancelled } cancelled:
+                    return new JobCommandResult { Outcome = JobCommandOutcome.Done, Snapshot = Snapshot(cancelled) };
+                case { Status: JobStatus.Succeeded or JobStatus.Failed } finished:
+                    return Conflict(finished, $"Job '{Id}' already {finished.Status.ToWireName()}; only a waiting or running job can be cancelled.");
+            }
+
+            // The pump may finish the attempt first; then decide again on what it left.
+            if (await TryApplyAsync(new JobEvent.CancelRequested(time.GetUtcNow())))
+            {
+                break;
+            }
+        }
+
+        var state = State!;
+        if (state.Status == JobStatus.Cancelled)
+        {
+            // It was waiting: stop the pump's wait (for its time or a slot); nothing runs.
+            LogCancelled(Id, state.Type);
+            await (_handOff?.CancelAsync() ?? Task.CompletedTask);
+            return new JobCommandResult { Outcome = JobCommandOutcome.Done, Snapshot = Snapshot(state) };
+        }
+
+        LogCancelRequested(Id, state.Type, state.Attempts);
+        await (_attemptCancel?.CancelAsync() ?? Task.CompletedTask);
+        return new JobCommandResult { Outcome = JobCommandOutcome.Accepted, Snapshot = Snapshot(state) };
+    }
+
+    public async Task<JobCommandResult> RequeueAsync()
+    {
+        await RefreshIfStaleAsync();
+        if (RefuseUnlessFinished("requeued") is { } refused)
+        {
+            return refused;
+        }
+
+        if (!await TryApplyAsync(new JobEvent.Requeued(time.GetUtcNow())))
+        {
+            return RefuseUnlessFinished("requeued") ?? throw new InvalidOperationException("A finished job refused a requeue.");
+        }
+
+        var state = State!;
+        LogRequeued(Id, state.Type, state.Round);
+        StartPumpIfDue();
+        return new JobCommandResult { Outcome = JobCommandOutcome.Done, Snapshot = Snapshot(state) };
+    }
+
+    public async Task<JobCommandResult> DeleteAsync()
+    {
+        await RefreshIfStaleAsync();
+        if (RefuseUnlessFinished("deleted") is { } refused)
+        {
+            return refused;
+        }
+
+        var type = State!.Type;
+        if (!await TryApplyAsync(new JobEvent.Deleted(time.GetUtcNow())))
+        {
+            return RefuseUnlessFinished("deleted") ?? throw new InvalidOperationException("A finished job refused a delete.");
+        }
+
+        LogDeleted(Id, type);
+        return new JobCommandResult { Outcome = JobCommandOutcome.Done };
+    }
+
+    private JobCommandResult? RefuseUnlessFinished(string what) => State switch
+    {
+        null => NotFound(),
+        { Status: var status } state when !status.IsTerminal() =>
+            Conflict(state, $"Job '{Id}' is {status.ToWireName()}; only a finished job can be {what} (cancel it first)."),
+        { } state when _abandoned is { IsCompleted: false } =>
+            Conflict(state, $"Job '{Id}' was cancelled or timed out but its handler still runs (it ignored its token); it can be {what} once the handler ends."),
+        _ => null,
+    };
+
+    private JobCommandResult NotFound()
+    {
+        DeactivateOnIdle();
+        return new JobCommandResult { Outcome = JobCommandOutcome.NotFound, Detail = $"No job has the id '{Id}'." };
+    }
+
+    private JobCommandResult Conflict(JobState state, string detail) =>
+        new() { Outcome = JobCommandOutcome.Conflict, Snapshot = Snapshot(state), Detail = detail };
+
+    /// <summary>
+    /// Lets the activation go once idle, except while a handler of this job that ignored its token still runs: the
+    /// activation stays (so a requeue or delete can be refused, and the next attempt waits) until that handler ends.
+    /// </summary>
+    private void DeactivateWhenIdle()
+    {
+        if (_abandoned is not { IsCompleted: false } abandoned)
+        {
+            DeactivateOnIdle();
+            return;
+        }
+
+        _abandonedWatch ??= this.RegisterGrainTimer(() =>
+        {
+            if (abandoned.IsCompleted)
+            {
+                _abandonedWatch?.Dispose();
+                _abandonedWatch = null;
+                if (_pump is null && State is not { Status: JobStatus.Queued or JobStatus.Running })
+                {
+                    DeactivateOnIdle();
+                }
+            }
+
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { KeepAlive = true, Interleave = true });
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -188,6 +318,19 @@ public sealed partial class JobGrain(
     /// <summary>Moves the job by <paramref name="e"/> and carries out the effects in order.</summary>
     private async Task ApplyAsync(JobEvent e)
     {
+        await _transitions.WaitAsync();
+        try
+        {
+            await ApplyUnderLockAsync(e);
+        }
+        finally
+        {
+            _transitions.Release();
+        }
+    }
+
+    private async Task ApplyUnderLockAsync(JobEvent e)
+    {
         var transition = JobStateMachine.Apply(State, e, RecoveryInterval);
         var before = job.State;
         _writing = (true, State);
@@ -211,8 +354,11 @@ public sealed partial class JobGrain(
                     case var _ when effect == JobEffect.ClearWakeUp:
                         await ClearWakeUpAsync();
                         break;
+                    case var _ when effect == JobEffect.ClearState:
+                        await job.ClearStateAsync();
+                        break;
                     case var _ when effect == JobEffect.Deactivate:
-                        DeactivateOnIdle();
+                        DeactivateWhenIdle();
                         break;
                     case var _ when effect == JobEffect.Relocate:
                         Relocate();
@@ -329,10 +475,14 @@ public sealed partial class JobGrain(
             {
             }
         }
-        catch (OperationCanceledException) when (handOff.IsCancellationRequested && State is { Status: not JobStatus.Running })
+        catch (OperationCanceledException) when (handOff.IsCancellationRequested && State is not { Status: JobStatus.Running })
         {
-            // Shutting down while waiting for a slot or for the job's time.
-            await ApplyAsync(new JobEvent.HandedOff(time.GetUtcNow()));
+            // Shutting down while waiting for a slot or for the job's time: hand the job on. (A job cancelled while
+            // it waited stops its pump the same way; it has nothing to hand on.)
+            if (State is { Status: JobStatus.Queued or JobStatus.Scheduled or JobStatus.Retrying })
+            {
+                await ApplyAsync(new JobEvent.HandedOff(time.GetUtcNow()));
+            }
         }
         catch (Exception ex)
         {
@@ -387,8 +537,8 @@ public sealed partial class JobGrain(
                     await Task.Delay(Min(wait + TimeSpan.FromMilliseconds(1), KeepWarmLimit), time, handOff);
                 }
 
-                await ApplyAsync(new JobEvent.Due(time.GetUtcNow()));
-                return true;
+                // A client's command (a cancel) may have moved the job meanwhile: decide again on the state now.
+                return !ReferenceEquals(State, state) || await TryApplyAsync(new JobEvent.Due(time.GetUtcNow()));
 
             case JobStatus.Queued when !registry.TryGet(state.Type, out _):
                 LogNotRunnableHere(Id, state.Type, RuntimeIdentity);
@@ -405,7 +555,12 @@ public sealed partial class JobGrain(
                 var slot = await runner.AcquireSlotAsync(handOff);
                 try
                 {
-                    await ApplyAsync(new JobEvent.SlotAcquired(time.GetUtcNow(), RuntimeIdentity));
+                    if (!ReferenceEquals(State, state) || !await TryApplyAsync(new JobEvent.SlotAcquired(time.GetUtcNow(), RuntimeIdentity)))
+                    {
+                        // Moved on while waiting for the slot (cancelled): give the slot back and decide again.
+                        slot.Dispose();
+                        return true;
+                    }
                 }
                 catch
                 {
@@ -424,15 +579,46 @@ public sealed partial class JobGrain(
         }
     }
 
+    /// <summary>True when <paramref name="e"/> applied; false when the job had meanwhile moved to a state it does not fit.</summary>
+    private async Task<bool> TryApplyAsync(JobEvent e)
+    {
+        try
+        {
+            await ApplyAsync(e);
+            return true;
+        }
+        catch (InvalidJobTransitionException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Runs the begun (and stored) attempt in the slot this activation holds, then stores the outcome.</summary>
     private async Task ExecuteAttemptAsync(JobState state, CancellationToken handOff)
     {
         var slot = _slot!;
         _slot = null;
         var context = new JobContext(Id, state.Type, state.Attempts, state.Policy.MaxRetries) { PlannedStart = _plannedStart };
-        var result = registry.TryGet(state.Type, out var definition)
-            ? await runner.RunAsync(definition, state.PayloadJson, context, state.Policy.Timeout, slot, handOff)
-            : throw new InvalidOperationException($"No handler for '{state.Type}'.");
+        using var cancel = new CancellationTokenSource();
+        _attemptCancel = cancel;
+        if (State?.CancelRequestedAt is not null)
+        {
+            // Cancelled between the slot and the start.
+            await cancel.CancelAsync();
+        }
+
+        AttemptResult result;
+        try
+        {
+            result = registry.TryGet(state.Type, out var definition)
+                ? await runner.RunAsync(definition, state.PayloadJson, context, state.Policy.Timeout, slot, handOff, cancel.Token)
+                : throw new InvalidOperationException($"No handler for '{state.Type}'.");
+        }
+        finally
+        {
+            _attemptCancel = null;
+        }
+
         _abandoned = result.Abandoned;
 
         await ApplyAsync(new JobEvent.AttemptFinished(time.GetUtcNow(), result, Random.Shared.NextDouble()));
@@ -440,6 +626,9 @@ public sealed partial class JobGrain(
         var attempt = after.History[^1];
         switch (result.Outcome)
         {
+            case var _ when after.Status == JobStatus.Cancelled:
+                LogCancelled(Id, after.Type);
+                break;
             case AttemptOutcome.Succeeded:
                 LogSucceeded(Id, after.Type, after.Attempts, (attempt.FinishedAt!.Value - attempt.StartedAt).TotalMilliseconds);
                 break;
@@ -523,6 +712,8 @@ public sealed partial class JobGrain(
         LastError = state.LastError,
         ResultJson = state.ResultJson,
         History = state.History,
+        Round = state.Round,
+        CancelRequestedAt = state.CancelRequestedAt,
     };
 }
 

@@ -69,10 +69,12 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
     /// <summary>
     /// Runs one attempt in <paramref name="slot"/>, which the runner frees when the handler's code ends.
     /// <paramref name="handOff"/> fires when the silo hands the job on; the attempt then ends as
-    /// <see cref="AttemptOutcome.HandedOff"/>.
+    /// <see cref="AttemptOutcome.HandedOff"/>. <paramref name="cancel"/> fires when a client cancels the job: the
+    /// handler gets <see cref="JobsOptions.CancelGrace"/> to return, and the attempt ends as
+    /// <see cref="AttemptOutcome.Cancelled"/> either way.
     /// </summary>
     public async Task<AttemptResult> RunAsync(JobTypeDefinition definition, string payloadJson, JobContext context,
-        TimeSpan timeout, IDisposable slot, CancellationToken handOff)
+        TimeSpan timeout, IDisposable slot, CancellationToken handOff, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(slot);
@@ -84,7 +86,7 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
         }
 
         using var deadline = new Deadline(timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, handOff);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, handOff, cancel);
         var work = Task.Run(
             async () => await definition.Execute(services, definition.DeserializePayload(payloadJson), context, linked.Token).ConfigureAwait(false),
             CancellationToken.None);
@@ -98,6 +100,13 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
                 ? new AttemptResult(AttemptOutcome.Succeeded, json, null, false)
                 : new AttemptResult(AttemptOutcome.Failed, null, new JobError("ResultTooLarge",
                     $"The handler returned {bytes} bytes of JSON; the limit is {options.Value.MaxResultBytes} (Jobs:MaxResultBytes)."), Permanent: true);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            // The handler's token has fired; give it the grace period to wind down, then let it go.
+            await ((Task)work).WaitAsync(options.Value.CancelGrace, time)
+                .ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
+            result = new AttemptResult(AttemptOutcome.Cancelled, null, new JobError("Cancelled", "The job was cancelled."), true);
         }
         catch (OperationCanceledException) when (handOff.IsCancellationRequested)
         {

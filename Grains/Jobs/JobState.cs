@@ -24,4 +24,10 @@ public sealed record JobState
     [Id(10)] public JobError? LastError { get; init; }
     [Id(11)] public string? ResultJson { get; init; }
     [Id(12)] public IReadOnlyList<JobAttempt> History { get; init; } = [];
+
+    /// <summary>When a cancel was asked for while the job ran; the job becomes cancelled when that attempt ends.</summary>
+    [Id(13)] public DateTimeOffset? CancelRequestedAt { get; init; }
+
+    /// <summary>1 for the job as enqueued, 2 after the first requeue, ...; <see cref="Attempts"/> counts this round only.</summary>
+    [Id(14)] public int Round { get; init; } = 1;
 }

@@ -30,6 +30,18 @@ public abstract record JobEvent(DateTimeOffset Now)
 
     /// <summary>The durable wake-up ticked. The executor decides on a freshly read state whether a record exists.</summary>
     public sealed record WakeUp(DateTimeOffset Now) : JobEvent(Now);
+
+    /// <summary>
+    /// A client asked to cancel the job. A waiting job is cancelled at once; a running one is marked, durably, and
+    /// becomes cancelled when its attempt ends (the handler's token fires).
+    /// </summary>
+    public sealed record CancelRequested(DateTimeOffset Now) : JobEvent(Now);
+
+    /// <summary>A client asked to run a finished job again, as a new round with a fresh attempt budget.</summary>
+    public sealed record Requeued(DateTimeOffset Now) : JobEvent(Now);
+
+    /// <summary>A client asked to delete a finished job: its state goes and its id is free again.</summary>
+    public sealed record Deleted(DateTimeOffset Now) : JobEvent(Now);
 }
 
 /// <summary>A durable or in-memory step the executor (<see cref="JobGrain"/>) carries out, in the order given.</summary>
@@ -44,6 +56,9 @@ public abstract record JobEffect
     /// <summary>Let the activation go once idle: nothing is left for it to do in memory.</summary>
     public static JobEffect Deactivate { get; } = new Drop();
 
+    /// <summary>Remove the stored state (the key itself, so the id is free again).</summary>
+    public static JobEffect ClearState { get; } = new Erase();
+
     /// <summary>Move the activation to a silo that can run the job's type, or let it go when no such silo is up.</summary>
     public static JobEffect Relocate { get; } = new Move();
 
@@ -57,6 +72,8 @@ public abstract record JobEffect
     private sealed record Drop : JobEffect;
 
     private sealed record Move : JobEffect;
+
+    private sealed record Erase : JobEffect;
 }
 
 /// <summary>The next state (null: no record) and the effects that make it so.</summary>
@@ -80,6 +97,8 @@ public static class JobStateMachine
 {
     /// <summary>How soon a handed-off job is woken on another silo.</summary>
     public static readonly TimeSpan HandOffWakeUp = TimeSpan.FromSeconds(1);
+
+    private static readonly JobError CancelledError = new("Cancelled", "The job was cancelled.");
 
     private static readonly JobError InterruptedError =
         new("AttemptInterrupted", "The silo running this attempt stopped before the attempt reported back.");
@@ -108,6 +127,11 @@ public static class JobStateMachine
             ({ Status: JobStatus.Running }, JobEvent.AttemptFinished finished) when state.History is [.., { Outcome: AttemptOutcome.Running }] =>
                 Finish(state, finished),
 
+            // A cancel asked for before the crash stands: the job never comes back.
+            ({ Status: JobStatus.Running, CancelRequestedAt: not null }, JobEvent.Interrupted interrupted) => Terminal(
+                state with { History = CloseLast(state.History, interrupted.Now, AttemptOutcome.Cancelled, CancelledError) },
+                JobStatus.Cancelled, interrupted.Now),
+
             ({ Status: JobStatus.Running }, JobEvent.Interrupted interrupted) => Fail(
                 state with { History = CloseLast(state.History, interrupted.Now, AttemptOutcome.Interrupted, InterruptedError) },
                 InterruptedError, permanent: false, retryAt: interrupted.Now, interrupted.Now),
@@ -120,6 +144,28 @@ public static class JobStateMachine
             // Another silo must run it; nothing is counted, and the wake-up keeps ticking in case no such silo is up.
             ({ Status: JobStatus.Queued or JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.NotRunnableHere) =>
                 new(state, [JobEffect.Relocate]),
+
+            ({ Status: JobStatus.Scheduled or JobStatus.Queued or JobStatus.Retrying }, JobEvent.CancelRequested cancel) =>
+                Terminal(state with { CancelRequestedAt = cancel.Now, LastError = CancelledError }, JobStatus.Cancelled, cancel.Now),
+            ({ Status: JobStatus.Running, CancelRequestedAt: null }, JobEvent.CancelRequested cancel) =>
+                new(state with { CancelRequestedAt = cancel.Now }, [JobEffect.WriteState]),
+            ({ Status: JobStatus.Running or JobStatus.Cancelled }, JobEvent.CancelRequested) => new(state, []),
+
+            ({ Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled }, JobEvent.Requeued requeued) => new(
+                state with
+                {
+                    Status = JobStatus.Queued,
+                    Round = state.Round + 1,
+                    Attempts = 0,
+                    NextAttemptAt = requeued.Now,
+                    FinishedAt = null,
+                    ResultJson = null,
+                    CancelRequestedAt = null,
+                },
+                [new JobEffect.SetWakeUp(recoveryInterval), JobEffect.WriteState]),
+
+            ({ Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled }, JobEvent.Deleted) =>
+                new(null, [JobEffect.ClearState, JobEffect.ClearWakeUp, JobEffect.Deactivate]),
 
             _ => throw new InvalidJobTransitionException(
                 $"{e.GetType().Name} cannot happen to a job that is {(state is null ? "not stored" : state.Status.ToWireName())}."),
@@ -158,7 +204,7 @@ public static class JobStateMachine
     {
         Status = JobStatus.Running,
         Attempts = state.Attempts + 1,
-        History = [.. state.History, new JobAttempt(state.History.Count + 1, now, null, AttemptOutcome.Running, null, silo)],
+        History = [.. state.History, new JobAttempt(state.History.Count + 1, now, null, AttemptOutcome.Running, null, silo) { Round = state.Round }],
         StartedAt = state.StartedAt ?? now,
         NextAttemptAt = null,
     };
@@ -166,6 +212,14 @@ public static class JobStateMachine
     private static JobTransition Finish(JobState state, JobEvent.AttemptFinished e)
     {
         var result = e.Result;
+        if (state.CancelRequestedAt is not null || result.Outcome == AttemptOutcome.Cancelled)
+        {
+            // Whatever the handler did once its cancel was asked for, its result is discarded.
+            return Terminal(
+                state with { History = CloseLast(state.History, e.Now, AttemptOutcome.Cancelled, CancelledError), LastError = CancelledError },
+                JobStatus.Cancelled, e.Now);
+        }
+
         var history = CloseLast(state.History, e.Now, result.Outcome, result.Error);
         switch (result.Outcome)
         {

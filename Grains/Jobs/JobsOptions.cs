@@ -21,6 +21,13 @@ public sealed class JobsOptions
     /// </summary>
     public int MaxResultBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// How long a cancelled running job's handler gets to return after its token fires; after that the job is
+    /// <c>cancelled</c> whatever the handler does (a handler still running then keeps its slot, counted as stuck).
+    /// Default: 30 seconds.
+    /// </summary>
+    public TimeSpan CancelGrace { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Field errors, empty when the options are usable; checked at start-up.</summary>
     public IEnumerable<string> Validate()
     {
@@ -32,6 +39,11 @@ public sealed class JobsOptions
         if (RecoveryInterval < TimeSpan.FromSeconds(1) || RecoveryInterval > TimeSpan.FromDays(1))
         {
             yield return "Jobs:RecoveryInterval must be between 1 second and 1 day.";
+        }
+
+        if (CancelGrace < TimeSpan.Zero || CancelGrace > TimeSpan.FromHours(1))
+        {
+            yield return "Jobs:CancelGrace must be between 0 and 1 hour.";
         }
 
         if (MaxResultBytes < 2)

@@ -57,7 +57,7 @@ public sealed class ApiFixture : IAsyncLifetime
 
     /// <summary>Polls <c>GET /jobs/{id}</c> until the job is terminal.</summary>
     public Task<JsonObject> WaitForTerminalAsync(string id, TimeSpan? timeout = null) =>
-        Poll.UntilAsync(() => GetJobAsync(id), j => j["status"]!.GetValue<string>() is "succeeded" or "failed",
+        Poll.UntilAsync(() => GetJobAsync(id), j => j["status"]!.GetValue<string>() is "succeeded" or "failed" or "cancelled",
             timeout ?? TimeSpan.FromSeconds(60), $"job {id} over HTTP");
 
     public static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");

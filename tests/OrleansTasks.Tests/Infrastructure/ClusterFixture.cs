@@ -20,6 +20,7 @@ public static class TestSiloSettings
     {
         ["Jobs:MaxConcurrency"] = MaxConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Jobs:RecoveryInterval"] = "00:00:02",
+        ["Jobs:CancelGrace"] = "00:00:01",
         ["Examples:EmailDuration"] = "00:00:00.100",
         ["Examples:ReportDuration"] = "00:00:00.100",
         ["Examples:ImageDuration"] = "00:00:00.100",

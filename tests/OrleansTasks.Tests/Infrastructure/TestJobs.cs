@@ -27,6 +27,10 @@ public sealed record Gate(string Name);
 [JobType("test_stubborn")]
 public sealed record Stubborn(string Gate);
 
+/// <summary>Runs until its token fires (a cooperative long job); records that it saw the cancellation.</summary>
+[JobType("test_until_cancelled")]
+public sealed record UntilCancelled(string Name);
+
 /// <summary>Records the scoped and transient dependencies it was given, under its job id.</summary>
 [JobType("test_scoped")]
 public sealed record Scoped(string Gate);
@@ -67,6 +71,7 @@ public static class TestJobRegistration
         .Add<SlowHandler>()
         .Add<GateHandler>()
         .Add<StubbornHandler>(o => o.Timeout = TimeSpan.FromMilliseconds(300))
+        .Add<UntilCancelledHandler>()
         .Add<ScopedHandler>()
         .Add<BigResultHandler>()
         .AddScopedTestServices();
@@ -200,5 +205,23 @@ public sealed class BigResultHandler : IJobHandler<BigResult, string>
     {
         TestJobLog.Executed(context);
         return Task.FromResult(new string('x', payload.Characters));
+    }
+}
+
+public sealed class UntilCancelledHandler : IJobHandler<UntilCancelled, bool>
+{
+    public async Task<bool> HandleAsync(UntilCancelled payload, JobContext context, CancellationToken cancellationToken)
+    {
+        TestJobLog.Executed(context);
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+        }
+        finally
+        {
+            TestJobLog.Completions.AddOrUpdate(context.JobId, 1, (_, n) => n + 1);
+        }
+
+        return true;
     }
 }

@@ -21,6 +21,9 @@ public sealed class JobStateMachineTests
         { "none", "HandedOff", "invalid" },
         { "none", "NotRunnableHere", "invalid" },
         { "none", "WakeUp", "none: clear, deactivate" },
+        { "none", "CancelRequested", "invalid" },
+        { "none", "Requeued", "invalid" },
+        { "none", "Deleted", "invalid" },
 
         { "scheduled", "Enqueued", "invalid" },
         { "scheduled", "Due", "queued: " },
@@ -30,6 +33,9 @@ public sealed class JobStateMachineTests
         { "scheduled", "HandedOff", "scheduled: " },
         { "scheduled", "NotRunnableHere", "scheduled: relocate" },
         { "scheduled", "WakeUp", "scheduled: " },
+        { "scheduled", "CancelRequested", "cancelled: write, clear, deactivate" },
+        { "scheduled", "Requeued", "invalid" },
+        { "scheduled", "Deleted", "invalid" },
 
         { "queued", "Enqueued", "invalid" },
         { "queued", "Due", "invalid" },
@@ -39,6 +45,9 @@ public sealed class JobStateMachineTests
         { "queued", "HandedOff", "queued: wake(00:00:01)" },
         { "queued", "NotRunnableHere", "queued: relocate" },
         { "queued", "WakeUp", "queued: " },
+        { "queued", "CancelRequested", "cancelled: write, clear, deactivate" },
+        { "queued", "Requeued", "invalid" },
+        { "queued", "Deleted", "invalid" },
 
         { "running", "Enqueued", "invalid" },
         { "running", "Due", "invalid" },
@@ -48,6 +57,9 @@ public sealed class JobStateMachineTests
         { "running", "HandedOff", "invalid" },
         { "running", "NotRunnableHere", "invalid" },
         { "running", "WakeUp", "running: " },
+        { "running", "CancelRequested", "running: write" },
+        { "running", "Requeued", "invalid" },
+        { "running", "Deleted", "invalid" },
 
         { "retrying", "Enqueued", "invalid" },
         { "retrying", "Due", "queued: " },
@@ -57,6 +69,9 @@ public sealed class JobStateMachineTests
         { "retrying", "HandedOff", "retrying: " },
         { "retrying", "NotRunnableHere", "retrying: relocate" },
         { "retrying", "WakeUp", "retrying: " },
+        { "retrying", "CancelRequested", "cancelled: write, clear, deactivate" },
+        { "retrying", "Requeued", "invalid" },
+        { "retrying", "Deleted", "invalid" },
 
         { "succeeded", "Enqueued", "invalid" },
         { "succeeded", "Due", "invalid" },
@@ -66,6 +81,9 @@ public sealed class JobStateMachineTests
         { "succeeded", "HandedOff", "invalid" },
         { "succeeded", "NotRunnableHere", "invalid" },
         { "succeeded", "WakeUp", "succeeded: clear, deactivate" },
+        { "succeeded", "CancelRequested", "invalid" },
+        { "succeeded", "Requeued", "queued: wake(00:00:15), write" },
+        { "succeeded", "Deleted", "none: erase, clear, deactivate" },
 
         { "failed", "Enqueued", "invalid" },
         { "failed", "Due", "invalid" },
@@ -75,6 +93,9 @@ public sealed class JobStateMachineTests
         { "failed", "HandedOff", "invalid" },
         { "failed", "NotRunnableHere", "invalid" },
         { "failed", "WakeUp", "failed: clear, deactivate" },
+        { "failed", "CancelRequested", "invalid" },
+        { "failed", "Requeued", "queued: wake(00:00:15), write" },
+        { "failed", "Deleted", "none: erase, clear, deactivate" },
 
         { "cancelled", "Enqueued", "invalid" },
         { "cancelled", "Due", "invalid" },
@@ -84,6 +105,9 @@ public sealed class JobStateMachineTests
         { "cancelled", "HandedOff", "invalid" },
         { "cancelled", "NotRunnableHere", "invalid" },
         { "cancelled", "WakeUp", "cancelled: clear, deactivate" },
+        { "cancelled", "CancelRequested", "cancelled: " },
+        { "cancelled", "Requeued", "queued: wake(00:00:15), write" },
+        { "cancelled", "Deleted", "none: erase, clear, deactivate" },
     };
 
     [Theory]
@@ -108,7 +132,7 @@ public sealed class JobStateMachineTests
         var rows = EveryPair().Select(row => ((string)row[0], (string)row[1])).ToHashSet();
         var states = Enum.GetValues<JobStatus>().Select(s => s.ToWireName()).Append("none").ToList();
         var events = typeof(JobEvent).GetNestedTypes().Where(t => t.IsSubclassOf(typeof(JobEvent))).Select(t => t.Name).ToList();
-        Assert.Equal(8, events.Count);
+        Assert.Equal(11, events.Count);
         Assert.All(states, s => Assert.All(events, ev => Assert.Contains((s, ev), rows)));
     }
 
@@ -204,6 +228,43 @@ public sealed class JobStateMachineTests
         Assert.Equal(Now, t.Next.FinishedAt);
     }
 
+    [Fact]
+    public void ACancelAskedForWhileRunningEndsTheJobCancelledWhateverTheAttemptDidAndSurvivesACrash()
+    {
+        var marked = JobStateMachine.Apply(StateIn("running"), new JobEvent.CancelRequested(Now), Recovery).Next!;
+        Assert.Equal(Now, marked.CancelRequestedAt);
+        Assert.Equal("running: ", Describe(JobStateMachine.Apply(marked, new JobEvent.CancelRequested(Now.AddSeconds(1)), Recovery)));
+
+        // The handler returned a result after its token fired: discarded.
+        var finished = JobStateMachine.Apply(marked, new JobEvent.AttemptFinished(Now.AddSeconds(2), Success, 0), Recovery);
+        Assert.Equal("cancelled: write, clear, deactivate", Describe(finished));
+        Assert.Null(finished.Next!.ResultJson);
+        Assert.Equal(AttemptOutcome.Cancelled, finished.Next.History[^1].Outcome);
+
+        // The silo died after the cancel was stored: the job does not run again.
+        var crashed = JobStateMachine.Apply(marked, new JobEvent.Interrupted(Now.AddSeconds(3)), Recovery);
+        Assert.Equal("cancelled: write, clear, deactivate", Describe(crashed));
+        Assert.Equal(AttemptOutcome.Cancelled, crashed.Next!.History[^1].Outcome);
+    }
+
+    [Fact]
+    public void ARequeueStartsANewRoundWithAFreshBudgetAndKeepsTheHistory()
+    {
+        var failed = JobStateMachine.Apply(Running(attempts: 3), new JobEvent.AttemptFinished(Now,
+            new AttemptResult(AttemptOutcome.Failed, null, new JobError("IOException", "disk"), false), 0), Recovery).Next!;
+        Assert.Equal(JobStatus.Failed, failed.Status);
+
+        var requeued = JobStateMachine.Apply(failed, new JobEvent.Requeued(Now.AddMinutes(1)), Recovery).Next!;
+        Assert.Equal((JobStatus.Queued, 0, 2), (requeued.Status, requeued.Attempts, requeued.Round));
+        Assert.Null(requeued.FinishedAt);
+        Assert.Equal(failed.History, requeued.History);
+
+        var again = JobStateMachine.Apply(requeued, new JobEvent.SlotAcquired(Now.AddMinutes(2), "silo-b"), Recovery).Next!;
+        Assert.Equal(1, again.Attempts);
+        Assert.Equal((4, 2), (again.History[^1].Number, again.History[^1].Round));
+        Assert.All(again.History.SkipLast(1), a => Assert.Equal(1, a.Round));
+    }
+
     private static JobEvent.Enqueued Enqueue(DateTimeOffset? runAt = null, bool slot = false) =>
         new(Now, "test_echo", "{}", Policy, runAt ?? Now, slot, "silo-a");
 
@@ -243,6 +304,9 @@ public sealed class JobStateMachineTests
         "HandedOff" => new JobEvent.HandedOff(Now),
         "NotRunnableHere" => new JobEvent.NotRunnableHere(Now),
         "WakeUp" => new JobEvent.WakeUp(Now),
+        "CancelRequested" => new JobEvent.CancelRequested(Now),
+        "Requeued" => new JobEvent.Requeued(Now),
+        "Deleted" => new JobEvent.Deleted(Now),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 
@@ -256,6 +320,7 @@ public sealed class JobStateMachineTests
         _ when effect == JobEffect.ClearWakeUp => "clear",
         _ when effect == JobEffect.Deactivate => "deactivate",
         _ when effect == JobEffect.Relocate => "relocate",
+        _ when effect == JobEffect.ClearState => "erase",
         _ => effect.ToString()!,
     };
 }
