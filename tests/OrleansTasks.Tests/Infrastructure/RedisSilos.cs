@@ -21,12 +21,14 @@ public sealed record ClusterIdentity(string ServiceId, string ClusterId)
 public sealed class RedisSilo : IAsyncDisposable
 {
     private readonly IHost _host;
+    private readonly SiloLife _life;
     private bool _disposed;
 
-    private RedisSilo(IHost host, int siloPort)
+    private RedisSilo(IHost host, int siloPort, SiloLife life)
     {
         _host = host;
         SiloPort = siloPort;
+        _life = life;
     }
 
     public int SiloPort { get; }
@@ -70,17 +72,23 @@ public sealed class RedisSilo : IAsyncDisposable
         }
 
         services?.Invoke(builder.Services);
+        var life = new SiloLife();
+        builder.Services.AddSingleton(life);
         builder.Logging.AddFilter(level => level >= LogLevel.Warning);
         builder.UseOrleans(silo => silo.AddClustering(builder.Configuration).AddJobProviders(redis.ConnectionString));
         var host = builder.Build();
         await host.StartAsync();
-        return new RedisSilo(host, port);
+        return new RedisSilo(host, port, life);
     }
 
     /// <summary>Stops the silo with no goodbye: no deactivation, no hand-off, as a SIGKILL would.</summary>
     public async Task CrashAsync()
     {
         _disposed = true;
+
+        // A killed process's handlers never return. In this process they would (a test opening their gate), free
+        // their slots, and let the stopped silo's leftover tasks write to Redis: the test handlers check this flag.
+        _life.Crashed = true;
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
         try
@@ -163,4 +171,10 @@ public sealed class RedisClient : IAsyncDisposable
 
         _host.Dispose();
     }
+}
+
+/// <summary>Whether the silo a test handler runs in has been "crashed" by <see cref="RedisSilo.CrashAsync"/>.</summary>
+public sealed class SiloLife
+{
+    public volatile bool Crashed;
 }

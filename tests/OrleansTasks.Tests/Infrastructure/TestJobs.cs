@@ -58,6 +58,13 @@ public static class TestJobLog
 
     public static int ExecutionsOf(string jobId) => Executions.GetValueOrDefault(jobId);
 
+    /// <summary>
+    /// A handler released on a silo the test has crashed never returns, as in a killed process: otherwise it would
+    /// free its slot and let the stopped silo's leftover tasks write to Redis.
+    /// </summary>
+    public static Task NeverOnACrashedSiloAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        services.GetService<SiloLife>() is { Crashed: true } ? Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken) : Task.CompletedTask;
+
     internal static void Executed(JobContext context) => Executions.AddOrUpdate(context.JobId, 1, (_, n) => n + 1);
 }
 
@@ -133,7 +140,7 @@ public sealed class SlowHandler : IJobHandler<Slow, bool>
     }
 }
 
-public sealed class GateHandler : IJobHandler<Gate, string>
+public sealed class GateHandler(IServiceProvider services) : IJobHandler<Gate, string>
 {
     public async Task<string> HandleAsync(Gate payload, JobContext context, CancellationToken cancellationToken)
     {
@@ -143,6 +150,7 @@ public sealed class GateHandler : IJobHandler<Gate, string>
         try
         {
             await TestJobLog.GateFor(payload.Name).Task.WaitAsync(cancellationToken);
+            await TestJobLog.NeverOnACrashedSiloAsync(services, cancellationToken);
             return "released";
         }
         finally
@@ -152,12 +160,13 @@ public sealed class GateHandler : IJobHandler<Gate, string>
     }
 }
 
-public sealed class StubbornHandler : IJobHandler<Stubborn, string>
+public sealed class StubbornHandler(IServiceProvider services) : IJobHandler<Stubborn, string>
 {
     public async Task<string> HandleAsync(Stubborn payload, JobContext context, CancellationToken cancellationToken)
     {
         TestJobLog.Executed(context);
         await TestJobLog.GateFor(payload.Gate).Task;
+        await TestJobLog.NeverOnACrashedSiloAsync(services, CancellationToken.None);
         return "finally";
     }
 }
