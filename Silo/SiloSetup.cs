@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using OrleansTasks.Infrastructure;
 using OrleansTasks.Hosting;
@@ -72,6 +73,10 @@ public static class SiloSetup
                     o.DeleteStateOnClear = true;
                 })
                 .UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
+
+            // New jobs are refused above the Redis memory watermark, keeping the rest for accepted jobs' outcomes.
+            silo.Services.AddHostedService(sp => new RedisHeadroomMonitor(redis, sp.GetRequiredService<StorageHeadroom>(),
+                sp.GetRequiredService<IOptions<JobsOptions>>(), sp.GetRequiredService<ILogger<RedisHeadroomMonitor>>()));
         }
 
         // Storage failures reach clients as JobStorageUnavailableException, which they can load (the provider's own

@@ -22,6 +22,12 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
                 Title = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Bad request",
                 Detail = bad.Message,
             },
+            JobStorageFullException full => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "Job storage is nearly full",
+                Detail = full.Message,
+            },
             _ when IsOutage(exception) => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,

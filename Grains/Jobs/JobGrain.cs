@@ -28,6 +28,7 @@ public sealed partial class JobGrain(
     JobTypeRegistry registry,
     JobRunner runner,
     JobTypeDirectory directory,
+    StorageHeadroom headroom,
     IOptions<JobsOptions> options,
     IOptions<GrainCollectionOptions> collection,
     [FromKeyedServices(JobClock.Key)] TimeProvider time,
@@ -106,6 +107,13 @@ public sealed partial class JobGrain(
                     Snapshot = Snapshot(existing),
                     Detail = $"Job '{Id}' already exists with a different type or payload.",
                 };
+        }
+
+        if (headroom.Last is { AboveWatermark: true } reading)
+        {
+            // A new job would take memory the accepted ones need to finish; nothing is written.
+            DeactivateOnIdle();
+            throw new JobStorageFullException(reading.Reason);
         }
 
         var now = time.GetUtcNow();

@@ -28,6 +28,12 @@ public sealed class JobsOptions
     /// </summary>
     public TimeSpan CancelGrace { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Fraction of Redis <c>maxmemory</c> above which new enqueues are refused with 503 (running jobs still record
+    /// their outcomes). Applies only when Redis has a <c>maxmemory</c>. Default: 0.9.
+    /// </summary>
+    public double RedisMemoryHighWatermark { get; set; } = 0.9;
+
     /// <summary>Field errors, empty when the options are usable; checked at start-up.</summary>
     public IEnumerable<string> Validate()
     {
@@ -44,6 +50,11 @@ public sealed class JobsOptions
         if (CancelGrace < TimeSpan.Zero || CancelGrace > TimeSpan.FromHours(1))
         {
             yield return "Jobs:CancelGrace must be between 0 and 1 hour.";
+        }
+
+        if (RedisMemoryHighWatermark is <= 0 or > 1)
+        {
+            yield return "Jobs:RedisMemoryHighWatermark must be a fraction above 0 and at most 1.";
         }
 
         if (MaxResultBytes < 2)

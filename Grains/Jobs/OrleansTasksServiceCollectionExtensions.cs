@@ -21,6 +21,7 @@ public static class OrleansTasksServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddKeyedSingleton<TimeProvider>(JobClock.Key, static (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<JobRunner>();
+        services.TryAddSingleton<StorageHeadroom>();
         services.AddSingleton<IIncomingGrainCallFilter, Infrastructure.BoundaryExceptionFilter>();
         var jobs = new JobTypeRegistryBuilder(services);
         configureJobs(jobs);
