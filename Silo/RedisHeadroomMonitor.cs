@@ -50,9 +50,10 @@ public sealed partial class RedisHeadroomMonitor(string connectionString, Storag
                     }
                 }
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // Redis away: enqueues fail on their own writes; keep the last reading.
+                // Redis away (enqueues then fail on their own writes): keep the last reading. A monitor that threw would
+                // stop the whole silo host.
                 LogUnreadable(logger, ex.Message);
             }
         }
