@@ -34,9 +34,7 @@ public sealed partial class RedisDurabilityCheck(string connectionString, ILogge
         try
         {
             // CONFIG GET is an admin command; this short-lived connection is the only one allowed to send it.
-            var options = SiloSetup.ParseRedis(connectionString);
-            options.AllowAdmin = true;
-            using var connection = await ConnectionMultiplexer.ConnectAsync(options);
+            using var connection = await SiloSetup.ConnectAdminAsync(connectionString);
             var server = connection.GetServers().FirstOrDefault(s => s.IsConnected);
             if (server is null)
             {

@@ -20,9 +20,7 @@ public sealed partial class RedisHeadroomMonitor(string connectionString, Storag
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var redisOptions = SiloSetup.ParseRedis(connectionString);
-        redisOptions.AllowAdmin = true;
-        using var connection = await ConnectionMultiplexer.ConnectAsync(redisOptions);
+        using var connection = await SiloSetup.ConnectAdminAsync(connectionString);
         using var timer = new PeriodicTimer(Period);
         var wasFull = false;
         do

@@ -93,6 +93,17 @@ public static class SiloSetup
         return options;
     }
 
+    /// <summary>
+    /// A connection of the silo's own that may send admin commands (CONFIG GET, INFO), kept apart from the providers'
+    /// connections, which never need them.
+    /// </summary>
+    public static Task<ConnectionMultiplexer> ConnectAdminAsync(string connectionString)
+    {
+        var options = ParseRedis(connectionString);
+        options.AllowAdmin = true;
+        return ConnectionMultiplexer.ConnectAsync(options);
+    }
+
     /// <summary>Configuration section bound to <see cref="ClusterMembershipOptions"/> (failure detection).</summary>
     public const string MembershipSection = "Orleans:Membership";
 
