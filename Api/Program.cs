@@ -46,6 +46,7 @@ app.Use(async (context, next) =>
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapJobsApi();
+app.MapJobQueriesApi();
 app.MapExamplesApi();
 app.MapHealthApi();
 app.Run();

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Storage;
 using OrleansTasks.Infrastructure;
 using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
@@ -60,24 +61,28 @@ public static class SiloSetup
         silo.Services.AddSingleton<JobTypeDirectory>();
         if (string.IsNullOrWhiteSpace(redis))
         {
-            silo.AddMemoryGrainStorage(StorageNames.Jobs).UseInMemoryReminderService();
+            silo.Services.AddSingleton<MemoryJobStore>();
+            silo.Services.AddSingleton<IJobStore>(sp => sp.GetRequiredService<MemoryJobStore>());
+            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Jobs, (sp, _) => sp.GetRequiredService<MemoryJobStore>());
+            silo.UseInMemoryReminderService();
         }
         else
         {
             var redisOptions = ParseRedis(redis);
-            silo.AddRedisGrainStorage(StorageNames.Jobs, o =>
-                {
-                    o.ConfigurationOptions = redisOptions;
 
-                    // A deleted job's key goes entirely (the stock default leaves an empty hash behind).
-                    o.DeleteStateOnClear = true;
-                })
-                .UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
+            // The job grain's own Redis storage: state and index entries in one atomic script (docs/design.md).
+            silo.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<RedisJobStore>(sp, redisOptions));
+            silo.Services.AddSingleton<IJobStore>(sp => sp.GetRequiredService<RedisJobStore>());
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RedisJobStore>());
+            silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Jobs, (sp, _) => sp.GetRequiredService<RedisJobStore>());
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
 
             // New jobs are refused above the Redis memory watermark, keeping the rest for accepted jobs' outcomes.
             silo.Services.AddHostedService(sp => new RedisHeadroomMonitor(redis, sp.GetRequiredService<StorageHeadroom>(),
                 sp.GetRequiredService<IOptions<JobsOptions>>(), sp.GetRequiredService<ILogger<RedisHeadroomMonitor>>()));
         }
+
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetentionStarter>();
 
         // Storage failures reach clients as JobStorageUnavailableException, which they can load (the provider's own
         // exception types live in assemblies only silos have).

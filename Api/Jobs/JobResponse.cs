@@ -23,7 +23,8 @@ public sealed record JobResponse(
     JsonElement? Result,
     IReadOnlyList<AttemptResponse> History,
     int Round,
-    DateTime? CancelRequestedAt)
+    DateTime? CancelRequestedAt,
+    DateTime? ExpiresAt)
 {
     public static JobResponse From(JobSnapshot s)
     {
@@ -35,7 +36,7 @@ public sealed record JobResponse(
             s.NextAttemptAt?.UtcDateTime, JobErrorResponse.From(s.LastError),
             s.ResultJson is null ? null : Parse(s.ResultJson),
             [.. s.History.Select(AttemptResponse.From)],
-            s.Round, s.CancelRequestedAt?.UtcDateTime);
+            s.Round, s.CancelRequestedAt?.UtcDateTime, s.ExpiresAt?.UtcDateTime);
     }
 
     private static JsonElement Parse(string json)

@@ -47,6 +47,36 @@ public sealed class JobClient(IGrainFactory grains)
             ? command(grains.GetGrain<IJobGrain>(id))
             : Task.FromResult(new JobCommandResult { Outcome = JobCommandOutcome.NotFound });
 
+    /// <summary>
+    /// A page of jobs matching <paramref name="filter"/>, newest first (see <see cref="IJobQueryGrain.ListAsync"/>);
+    /// pass the page's <see cref="JobPage.NextCursor"/> for the next one.
+    /// </summary>
+    public Task<JobPage> ListAsync(JobFilter? filter = null, int limit = 50, string? cursor = null) =>
+        grains.GetGrain<IJobQueryGrain>(0).ListAsync(filter ?? new JobFilter(), limit, cursor);
+
+    /// <summary>Every job matching <paramref name="filter"/>, newest first, page by page.</summary>
+    public async IAsyncEnumerable<JobSummary> ListAllAsync(JobFilter? filter = null, int pageSize = 500)
+    {
+        string? cursor = null;
+        do
+        {
+            var page = await ListAsync(filter, pageSize, cursor);
+            foreach (var item in page.Items)
+            {
+                yield return item;
+            }
+
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+    }
+
+    /// <summary>Jobs per status, for all types or <paramref name="type"/>.</summary>
+    public Task<JobCounts> CountsAsync(string? type = null) => grains.GetGrain<IJobQueryGrain>(0).CountsAsync(type);
+
+    /// <summary>How many jobs match <paramref name="filter"/> now.</summary>
+    public Task<long> CountMatchingAsync(JobFilter filter) => grains.GetGrain<IJobQueryGrain>(0).CountMatchingAsync(filter);
+
     /// <summary>The job types the cluster knows, with their default options.</summary>
     public Task<IReadOnlyList<JobTypeInfo>> GetJobTypesAsync() => grains.GetGrain<IJobTypesGrain>(0).GetJobTypesAsync();
 }

@@ -76,4 +76,7 @@ public sealed record JobSnapshot
 
     /// <summary>When a cancel was asked for while the job ran (it becomes cancelled when that attempt ends).</summary>
     [Id(15)] public DateTimeOffset? CancelRequestedAt { get; init; }
+
+    /// <summary>When retention removes the finished job (its id is free again then); null while it runs or when kept for ever.</summary>
+    [Id(16)] public DateTimeOffset? ExpiresAt { get; init; }
 }

@@ -46,4 +46,7 @@ public sealed partial class JobGrain
 
     [LoggerMessage(14, LogLevel.Information, "Job {JobId} ({JobType}) deleted")]
     private partial void LogDeleted(string jobId, string jobType);
+
+    [LoggerMessage(15, LogLevel.Information, "Job {JobId} ({JobType}) expired: its retention ended at {ExpiresAt}")]
+    private partial void LogExpired(string jobId, string jobType, DateTimeOffset expiresAt);
 }

@@ -29,6 +29,7 @@ public sealed partial class JobGrain(
     JobRunner runner,
     JobTypeDirectory directory,
     StorageHeadroom headroom,
+    JobRetention retention,
     IOptions<JobsOptions> options,
     IOptions<GrainCollectionOptions> collection,
     [FromKeyedServices(JobClock.Key)] TimeProvider time,
@@ -320,6 +321,15 @@ public sealed partial class JobGrain(
             await job.ReadStateAsync();
             _wakeUp = null;
             _stale = false;
+        }
+
+        // Past its retention a finished job is gone, whether or not the sweeper has reached it in storage yet; a
+        // handler of it that ignored its token keeps it until it ends.
+        if (State is { } state && state.Status.IsTerminal() && _pump is null && _abandoned is not { IsCompleted: false }
+            && retention.ExpiresAt(state) is { } expiresAt && expiresAt <= time.GetUtcNow())
+        {
+            await ApplyAsync(new JobEvent.Expired(time.GetUtcNow()));
+            LogExpired(Id, state.Type, expiresAt);
         }
     }
 
@@ -722,6 +732,7 @@ public sealed partial class JobGrain(
         History = state.History,
         Round = state.Round,
         CancelRequestedAt = state.CancelRequestedAt,
+        ExpiresAt = retention.ExpiresAt(state),
     };
 }
 

@@ -42,6 +42,13 @@ public abstract record JobEvent(DateTimeOffset Now)
 
     /// <summary>A client asked to delete a finished job: its state goes and its id is free again.</summary>
     public sealed record Deleted(DateTimeOffset Now) : JobEvent(Now);
+
+    /// <summary>
+    /// A finished job's retention ended (seen by the job itself; the sweeper removes it in storage whether or not it
+    /// is active): its state goes and its id is free again. The activation stays, so a call that found the job
+    /// expired (an enqueue reusing the id) carries on in it.
+    /// </summary>
+    public sealed record Expired(DateTimeOffset Now) : JobEvent(Now);
 }
 
 /// <summary>A durable or in-memory step the executor (<see cref="JobGrain"/>) carries out, in the order given.</summary>
@@ -166,6 +173,9 @@ public static class JobStateMachine
 
             ({ Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled }, JobEvent.Deleted) =>
                 new(null, [JobEffect.ClearState, JobEffect.ClearWakeUp, JobEffect.Deactivate]),
+
+            ({ Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled }, JobEvent.Expired) =>
+                new(null, [JobEffect.ClearState]),
 
             _ => throw new InvalidJobTransitionException(
                 $"{e.GetType().Name} cannot happen to a job that is {(state is null ? "not stored" : state.Status.ToWireName())}."),

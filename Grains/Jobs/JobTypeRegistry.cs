@@ -22,6 +22,18 @@ public sealed class JobTypeOptions
     /// <summary>Exception types (and their subclasses) that fail the job at once instead of being retried.</summary>
     public List<Type> NonRetryableExceptions { get; } = [];
 
+    /// <summary>
+    /// How long this type's succeeded jobs are kept, overriding <c>Jobs:Retention:Succeeded</c>;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> keeps them for ever. Default: the setting.
+    /// </summary>
+    public TimeSpan? RetainSucceeded { get; set; }
+
+    /// <summary>As <see cref="RetainSucceeded"/>, for cancelled jobs.</summary>
+    public TimeSpan? RetainCancelled { get; set; }
+
+    /// <summary>As <see cref="RetainSucceeded"/>, for failed jobs.</summary>
+    public TimeSpan? RetainFailed { get; set; }
+
     /// <summary>Adds <typeparamref name="TException"/> to <see cref="NonRetryableExceptions"/>.</summary>
     public JobTypeOptions DoNotRetryOn<TException>() where TException : Exception
     {
@@ -30,14 +42,17 @@ public sealed class JobTypeOptions
     }
 
     internal JobPolicy ToPolicy() => new(MaxRetries, MinBackoff, MaxBackoff, Timeout);
+
+    internal JobTypeRetention ToRetention() => new(RetainSucceeded, RetainCancelled, RetainFailed);
 }
 
 /// <summary>A registered job type: how to validate its payload and how to run it.</summary>
 public sealed class JobTypeDefinition
 {
     internal JobTypeDefinition(string name, Type payloadType, JobPolicy defaults, IReadOnlyList<Type> nonRetryable,
-        Func<IServiceProvider, object, JobContext, CancellationToken, Task<string>> execute)
+        Func<IServiceProvider, object, JobContext, CancellationToken, Task<string>> execute, JobTypeRetention? retention = null)
     {
+        Retention = retention ?? JobTypeRetention.Inherit;
         Name = name;
         PayloadType = payloadType;
         Defaults = defaults;
@@ -49,6 +64,9 @@ public sealed class JobTypeDefinition
     public Type PayloadType { get; }
     public JobPolicy Defaults { get; }
     public IReadOnlyList<Type> NonRetryableExceptions { get; }
+
+    /// <summary>This type's own retention periods (null members inherit <c>Jobs:Retention</c>).</summary>
+    public JobTypeRetention Retention { get; }
 
     /// <summary>Creates the handler, runs it on the deserialized payload and returns the result as JSON.</summary>
     internal Func<IServiceProvider, object, JobContext, CancellationToken, Task<string>> Execute { get; }
@@ -97,7 +115,13 @@ public sealed class JobTypeRegistryBuilder(IServiceCollection services)
                 $"Job type '{name}' has invalid defaults: {string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(" ", e.Value)}"))}");
         }
 
-        if (!_types.TryAdd(name, new JobTypeDefinition(name, arguments[0], policy, [.. options.NonRetryableExceptions], adapter.ExecuteAsync)))
+        var retention = options.ToRetention();
+        if (new[] { retention.Succeeded, retention.Cancelled, retention.Failed }.Any(p => p is { } period && period <= TimeSpan.Zero && period != Timeout.InfiniteTimeSpan))
+        {
+            throw new InvalidOperationException($"Job type '{name}' has a retention that is not positive (use Timeout.InfiniteTimeSpan to keep for ever).");
+        }
+
+        if (!_types.TryAdd(name, new JobTypeDefinition(name, arguments[0], policy, [.. options.NonRetryableExceptions], adapter.ExecuteAsync, retention)))
         {
             throw new InvalidOperationException($"Job type '{name}' is registered twice.");
         }

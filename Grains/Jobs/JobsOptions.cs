@@ -34,9 +34,17 @@ public sealed class JobsOptions
     /// </summary>
     public double RedisMemoryHighWatermark { get; set; } = 0.9;
 
+    /// <summary>How long finished jobs are kept, and caps per final state (<c>Jobs:Retention</c>).</summary>
+    public JobRetentionOptions Retention { get; set; } = new();
+
     /// <summary>Field errors, empty when the options are usable; checked at start-up.</summary>
     public IEnumerable<string> Validate()
     {
+        foreach (var error in Retention.Validate())
+        {
+            yield return error;
+        }
+
         if (MaxConcurrency < 1)
         {
             yield return "Jobs:MaxConcurrency must be at least 1.";

@@ -26,6 +26,7 @@ public static class OrleansTasksServiceCollectionExtensions
         var jobs = new JobTypeRegistryBuilder(services);
         configureJobs(jobs);
         services.AddSingleton(jobs.Build());
+        services.TryAddSingleton<JobRetention>();
         services.TryAddSingleton<JobClient>();
         return services;
     }

@@ -23,11 +23,8 @@ public sealed record StoredJob(string Id, JobStatus? Status, IReadOnlyList<Store
 
 public static class StoredTruth
 {
-    /// <summary>
-    /// The Redis hash of a job grain's state: <c>{ServiceId}/state/{grain type}/{key}/{state name}</c>, with the
-    /// grain type <c>job</c> and the state name <c>job</c> (JobGrain's <c>[PersistentState("job", ...)]</c>).
-    /// </summary>
-    public static string StateKey(string serviceId, string jobId) => $"{serviceId}/state/job/{jobId}/job";
+    /// <summary>The Redis hash of a job's state (<see cref="JobKeys"/>: the job store's partitioned layout).</summary>
+    public static string StateKey(string serviceId, string jobId) => new JobKeys(serviceId).Job(jobId);
 
     public static async Task<StoredJob> ReadAsync(IDatabase redis, string serviceId, string jobId)
     {

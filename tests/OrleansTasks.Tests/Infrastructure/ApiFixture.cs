@@ -40,7 +40,7 @@ public sealed class ApiFixture : IAsyncLifetime
     public async Task<string[]> StateKeysAsync()
     {
         var keys = new List<string>();
-        await foreach (var key in Redis.Connection.GetServers().Single().KeysAsync(pattern: $"{Identity.ServiceId}/state/*"))
+        await foreach (var key in Redis.Connection.GetServers().Single().KeysAsync(pattern: $"{{{Identity.ServiceId}/jobs/*}}/job/*"))
         {
             keys.Add(key.ToString());
         }

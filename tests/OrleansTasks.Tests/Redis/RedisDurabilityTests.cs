@@ -36,7 +36,7 @@ public sealed class RedisDurabilityTests(RedisFixture redis)
         Assert.Equal(JobStatus.Scheduled, created.Snapshot!.Status);
 
         // Nothing polled yet: what is in Redis now was written before EnqueueAsync returned.
-        var stateKey = Assert.Single(await KeysAsync($"{identity.ServiceId}/state/*{id}*"));
+        var stateKey = Assert.Single(await KeysAsync($"{{{identity.ServiceId}/jobs/*}}/job/{id}"));
         var stored = await HashText(stateKey);
         Assert.Contains("kept in redis", stored, StringComparison.Ordinal);
 
@@ -54,14 +54,14 @@ public sealed class RedisDurabilityTests(RedisFixture redis)
         var identity = ClusterIdentity.New();
         await using var silo = await RedisSilo.StartAsync(Server, identity);
         await using var client = await RedisClient.StartAsync(Server, identity);
-        var before = (await KeysAsync($"{identity.ServiceId}/*")).Order().ToArray();
+        var before = (await KeysAsync($"*{identity.ServiceId}*")).Order().ToArray();
 
         var id = $"nobody-{Guid.NewGuid():N}";
         Assert.Null(await client.Jobs.GetAsync(id));
         Assert.Null(await client.Jobs.GetAsync(id));
 
         Assert.Empty(await KeysAsync($"*{id}*"));
-        Assert.Equal(before, (await KeysAsync($"{identity.ServiceId}/*")).Order().ToArray());
+        Assert.Equal(before, (await KeysAsync($"*{identity.ServiceId}*")).Order().ToArray());
     }
 
     [Fact]

@@ -24,6 +24,7 @@ public sealed class JobStateMachineTests
         { "none", "CancelRequested", "invalid" },
         { "none", "Requeued", "invalid" },
         { "none", "Deleted", "invalid" },
+        { "none", "Expired", "invalid" },
 
         { "scheduled", "Enqueued", "invalid" },
         { "scheduled", "Due", "queued: " },
@@ -36,6 +37,7 @@ public sealed class JobStateMachineTests
         { "scheduled", "CancelRequested", "cancelled: write, clear, deactivate" },
         { "scheduled", "Requeued", "invalid" },
         { "scheduled", "Deleted", "invalid" },
+        { "scheduled", "Expired", "invalid" },
 
         { "queued", "Enqueued", "invalid" },
         { "queued", "Due", "invalid" },
@@ -48,6 +50,7 @@ public sealed class JobStateMachineTests
         { "queued", "CancelRequested", "cancelled: write, clear, deactivate" },
         { "queued", "Requeued", "invalid" },
         { "queued", "Deleted", "invalid" },
+        { "queued", "Expired", "invalid" },
 
         { "running", "Enqueued", "invalid" },
         { "running", "Due", "invalid" },
@@ -60,6 +63,7 @@ public sealed class JobStateMachineTests
         { "running", "CancelRequested", "running: write" },
         { "running", "Requeued", "invalid" },
         { "running", "Deleted", "invalid" },
+        { "running", "Expired", "invalid" },
 
         { "retrying", "Enqueued", "invalid" },
         { "retrying", "Due", "queued: " },
@@ -72,6 +76,7 @@ public sealed class JobStateMachineTests
         { "retrying", "CancelRequested", "cancelled: write, clear, deactivate" },
         { "retrying", "Requeued", "invalid" },
         { "retrying", "Deleted", "invalid" },
+        { "retrying", "Expired", "invalid" },
 
         { "succeeded", "Enqueued", "invalid" },
         { "succeeded", "Due", "invalid" },
@@ -84,6 +89,7 @@ public sealed class JobStateMachineTests
         { "succeeded", "CancelRequested", "invalid" },
         { "succeeded", "Requeued", "queued: wake(00:00:15), write" },
         { "succeeded", "Deleted", "none: erase, clear, deactivate" },
+        { "succeeded", "Expired", "none: erase" },
 
         { "failed", "Enqueued", "invalid" },
         { "failed", "Due", "invalid" },
@@ -96,6 +102,7 @@ public sealed class JobStateMachineTests
         { "failed", "CancelRequested", "invalid" },
         { "failed", "Requeued", "queued: wake(00:00:15), write" },
         { "failed", "Deleted", "none: erase, clear, deactivate" },
+        { "failed", "Expired", "none: erase" },
 
         { "cancelled", "Enqueued", "invalid" },
         { "cancelled", "Due", "invalid" },
@@ -108,6 +115,7 @@ public sealed class JobStateMachineTests
         { "cancelled", "CancelRequested", "cancelled: " },
         { "cancelled", "Requeued", "queued: wake(00:00:15), write" },
         { "cancelled", "Deleted", "none: erase, clear, deactivate" },
+        { "cancelled", "Expired", "none: erase" },
     };
 
     [Theory]
@@ -132,7 +140,7 @@ public sealed class JobStateMachineTests
         var rows = EveryPair().Select(row => ((string)row[0], (string)row[1])).ToHashSet();
         var states = Enum.GetValues<JobStatus>().Select(s => s.ToWireName()).Append("none").ToList();
         var events = typeof(JobEvent).GetNestedTypes().Where(t => t.IsSubclassOf(typeof(JobEvent))).Select(t => t.Name).ToList();
-        Assert.Equal(11, events.Count);
+        Assert.Equal(12, events.Count);
         Assert.All(states, s => Assert.All(events, ev => Assert.Contains((s, ev), rows)));
     }
 
@@ -307,6 +315,7 @@ public sealed class JobStateMachineTests
         "CancelRequested" => new JobEvent.CancelRequested(Now),
         "Requeued" => new JobEvent.Requeued(Now),
         "Deleted" => new JobEvent.Deleted(Now),
+        "Expired" => new JobEvent.Expired(Now),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 

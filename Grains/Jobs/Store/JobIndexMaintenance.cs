@@ -1,0 +1,220 @@
+using System.Globalization;
+using Orleans.Storage;
+using StackExchange.Redis;
+
+namespace OrleansTasks.Jobs;
+
+/// <summary>What a verify (or reindex) of the job indexes found; <see cref="Mismatches"/> is 0 when they are exact.</summary>
+public sealed record JobIndexReport(long Jobs, long JobsMisindexed, long StaleEntries, long CountDifferences, long ListingDifferences, bool Fixed)
+{
+    public long Mismatches => JobsMisindexed + StaleEntries + CountDifferences + ListingDifferences;
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"jobs={Jobs} misindexed={JobsMisindexed} staleEntries={StaleEntries} countDifferences={CountDifferences} listingDifferences={ListingDifferences}{(Fixed ? " (fixed)" : string.Empty)}");
+}
+
+/// <summary>
+/// Rebuilds or checks the job indexes from the stored job states, and moves jobs stored by the stock Orleans Redis
+/// provider (before the indexed layout) to their new keys. Idempotent, and safe beside running silos: each fix is a
+/// script that re-reads the job it fixes.
+/// </summary>
+public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys keys, IGrainStorageSerializer serializer, JobRetention retention)
+{
+    private const string LayoutMarkerSuffix = "/jobs/layout";
+
+    // Drops one index entry unless the job's stored fields say it belongs there.
+    private const string Unlist =
+        """
+        local p, id, set = ARGV[1], ARGV[2], KEYS[1]
+        local cur = redis.call('HMGET', p .. 'job/' .. id, 's', 't', 'x')
+        if cur[1] and (set == p .. 'all' or set == p .. 's/' .. cur[1] or set == p .. 't/' .. cur[2]
+            or set == p .. 'st/' .. cur[1] .. '/' .. cur[2] or (cur[3] and set == p .. 'exp')) then
+          return 0
+        end
+        return redis.call('ZREM', set, id)
+        """;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    private string LayoutMarker => keys.ServiceId + LayoutMarkerSuffix;
+
+    /// <summary>Moves every job still under a stock-provider key; skipped once a run found none. Returns how many moved.</summary>
+    public async Task<long> MigrateLegacyAsync(CancellationToken cancellationToken, bool force = false)
+    {
+        if (!force && await Db.StringGetAsync(LayoutMarker) == "2")
+        {
+            return 0;
+        }
+
+        long moved = 0;
+        foreach (var server in Primaries())
+        {
+            await foreach (var legacy in server.KeysAsync(pattern: keys.LegacyPattern, pageSize: 1000).WithCancellation(cancellationToken))
+            {
+                var fields = await Db.HashGetAsync(legacy, ["etag", "data"]);
+                var id = IdOfLegacy(legacy.ToString());
+                if (id is not null && !fields[1].IsNullOrEmpty)
+                {
+                    var state = serializer.Deserialize<JobState>(new BinaryData((byte[])fields[1]!)) ?? throw new InvalidDataException($"The stored state of job {id} reads as null.");
+                    var etag = fields[0].IsNullOrEmpty ? Guid.NewGuid().ToString("N") : fields[0].ToString();
+
+                    // Expected etag '' : a job already under its new key (a migration that ran before) is kept.
+                    if ((int)await WriteAsync(id, state, string.Empty, etag, fields[1]) == 0)
+                    {
+                        moved++;
+                    }
+                }
+
+                await Db.KeyDeleteAsync(legacy);
+            }
+        }
+
+        await Db.StringSetAsync(LayoutMarker, "2");
+        return moved;
+    }
+
+    /// <summary>
+    /// Compares every index with a full scan of the stored job states (and the counts and a full listing with that
+    /// scan); with <paramref name="fix"/>, rewrites what differs and drops stale entries, then checks again.
+    /// </summary>
+    public async Task<JobIndexReport> VerifyAsync(IJobStore store, bool fix, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (fix)
+        {
+            await MigrateLegacyAsync(cancellationToken, force: true);
+        }
+
+        long jobs = 0, misindexed = 0, stale = 0;
+        var byStatus = new Dictionary<JobStatus, long>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (var p = 0; p < JobKeys.Partitions; p++)
+        {
+            var prefix = keys.Prefix(p);
+            var expected = new Dictionary<string, Dictionary<string, double>>(StringComparer.Ordinal);
+            var sets = new List<RedisKey>();
+            foreach (var server in Primaries())
+            {
+                await foreach (var key in server.KeysAsync(pattern: EscapeGlob(prefix) + "*", pageSize: 1000).WithCancellation(cancellationToken))
+                {
+                    var name = key.ToString();
+                    if (!name.StartsWith(prefix + "job/", StringComparison.Ordinal))
+                    {
+                        sets.Add(key);
+                        continue;
+                    }
+
+                    var id = name[(prefix.Length + 4)..];
+                    var fields = await Db.HashGetAsync(key, ["etag", "data", "s", "t", "c", "x", "m"]);
+                    if (fields[1].IsNullOrEmpty)
+                    {
+                        continue;
+                    }
+
+                    jobs++;
+                    ids.Add(id);
+                    var state = serializer.Deserialize<JobState>(new BinaryData((byte[])fields[1]!)) ?? throw new InvalidDataException($"The stored state of job {id} reads as null.");
+                    byStatus[state.Status] = byStatus.GetValueOrDefault(state.Status) + 1;
+                    var entry = JobIndexEntry.Of(id, state, retention.ExpiresAt(state));
+                    var memberships = new Dictionary<string, double>(StringComparer.Ordinal)
+                    {
+                        [keys.All(p)] = entry.CreatedMs,
+                        [keys.ByStatus(p, entry.Status)] = entry.CreatedMs,
+                        [keys.ByType(p, entry.Type)] = entry.CreatedMs,
+                        [keys.ByStatusAndType(p, entry.Status, entry.Type)] = entry.CreatedMs,
+                    };
+                    if (entry.ExpiresMs is { } expires)
+                    {
+                        memberships[keys.Expiries(p)] = expires;
+                    }
+
+                    foreach (var (set, score) in memberships)
+                    {
+                        expected.TryAdd(set, new Dictionary<string, double>(StringComparer.Ordinal));
+                        expected[set][id] = score;
+                    }
+
+                    var storedRight = fields[2] == entry.StatusName && fields[3] == entry.Type
+                        && fields[4] == entry.CreatedMs.ToString(CultureInfo.InvariantCulture)
+                        && fields[5] == (entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? RedisValue.Null)
+                        && fields[6] == entry.SummaryJson;
+                    var indexedRight = true;
+                    foreach (var (set, score) in memberships)
+                    {
+                        indexedRight &= await Db.SortedSetScoreAsync(set, id) == score;
+                    }
+
+                    if (!storedRight || !indexedRight)
+                    {
+                        misindexed++;
+                        if (fix)
+                        {
+                            // Same etag: a silo holding this job writes on without a conflict.
+                            await WriteAsync(id, state, fields[0].ToString(), fields[0].ToString(), fields[1]);
+                        }
+                    }
+                }
+            }
+
+            foreach (var set in sets)
+            {
+                if (await Db.KeyTypeAsync(set) != RedisType.SortedSet)
+                {
+                    continue;
+                }
+
+                var want = expected.GetValueOrDefault(set.ToString());
+                foreach (var member in await Db.SortedSetRangeByRankAsync(set))
+                {
+                    if (want?.ContainsKey(member.ToString()) != true)
+                    {
+                        stale++;
+                        if (fix)
+                        {
+                            await Db.ScriptEvaluateAsync(Unlist, [set], [prefix, member]);
+                        }
+                    }
+                }
+            }
+        }
+
+        var counts = await store.CountsAsync(null);
+        var countDifferences = Enum.GetValues<JobStatus>().Sum(s => Math.Abs(counts.Of(s) - byStatus.GetValueOrDefault(s)));
+        var listed = new HashSet<string>(StringComparer.Ordinal);
+        JobCursor? cursor = null;
+        do
+        {
+            var page = await store.ListAsync(new JobFilter(), 500, cursor);
+            listed.UnionWith(page.Items.Select(i => i.Id));
+            cursor = page.NextCursor is { } next && JobCursor.TryDecode(next, out var c) ? c : null;
+        }
+        while (cursor is not null);
+        var listingDifferences = (long)listed.Except(ids).Count() + ids.Except(listed).Count();
+
+        var report = new JobIndexReport(jobs, misindexed, stale, countDifferences, listingDifferences, fix);
+        return fix && report.Mismatches > 0 ? await VerifyAsync(store, fix: false, cancellationToken) with { Fixed = true } : report;
+    }
+
+    private Task<RedisResult> WriteAsync(string id, JobState state, string expectedEtag, string newEtag, RedisValue data)
+    {
+        var entry = JobIndexEntry.Of(id, state, retention.ExpiresAt(state));
+        return Db.ScriptEvaluateAsync(RedisJobScripts.Write, [keys.Job(id)],
+        [
+            expectedEtag, newEtag, data, keys.Prefix(JobKeys.PartitionOf(id)), id, entry.StatusName, entry.Type, entry.CreatedMs,
+            entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? string.Empty, entry.SummaryJson,
+        ]);
+    }
+
+    private IEnumerable<IServer> Primaries() => redis.GetServers().Where(s => !s.IsReplica);
+
+    private string? IdOfLegacy(string key)
+    {
+        var head = keys.ServiceId + "/state/job/";
+        return key.StartsWith(head, StringComparison.Ordinal) && key.EndsWith("/job", StringComparison.Ordinal) && key.Length > head.Length + 4
+            ? key[head.Length..^4]
+            : null;
+    }
+
+    private static string EscapeGlob(string text) =>
+        string.Concat(text.Select(c => c is '*' or '?' or '[' or ']' or '\\' ? "\\" + c : c.ToString()));
+}
