@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using OrleansTasks.Api.Examples;
 using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Api.Jobs;
+using OrleansTasks.Api.Schedules;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -47,6 +48,7 @@ app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapJobsApi();
 app.MapJobQueriesApi();
+app.MapSchedulesApi();
 app.MapExamplesApi();
 app.MapHealthApi();
 app.Run();

@@ -65,6 +65,7 @@ public static class SiloSetup
             silo.Services.AddSingleton<IJobStore>(sp => sp.GetRequiredService<MemoryJobStore>());
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Jobs, (sp, _) => sp.GetRequiredService<MemoryJobStore>());
             silo.UseInMemoryReminderService();
+            silo.AddMemoryGrainStorage(StorageNames.Schedules);
         }
         else
         {
@@ -76,6 +77,13 @@ public static class SiloSetup
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RedisJobStore>());
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Jobs, (sp, _) => sp.GetRequiredService<RedisJobStore>());
             silo.UseRedisReminderService(o => o.ConfigurationOptions = redisOptions);
+            silo.AddRedisGrainStorage(StorageNames.Schedules, o =>
+            {
+                o.ConfigurationOptions = redisOptions;
+
+                // A deleted schedule's key goes entirely (the stock default leaves an empty hash behind).
+                o.DeleteStateOnClear = true;
+            });
 
             // New jobs are refused above the Redis memory watermark, keeping the rest for accepted jobs' outcomes.
             silo.Services.AddHostedService(sp => new RedisHeadroomMonitor(redis, sp.GetRequiredService<StorageHeadroom>(),
@@ -83,10 +91,12 @@ public static class SiloSetup
         }
 
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetentionStarter>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, Schedules.CodeScheduleStarter>();
 
         // Storage failures reach clients as JobStorageUnavailableException, which they can load (the provider's own
         // exception types live in assemblies only silos have).
         silo.Services.AddJobStorageBoundary(StorageNames.Jobs);
+        silo.Services.AddJobStorageBoundary(StorageNames.Schedules);
         return silo;
     }
 

@@ -47,6 +47,7 @@ public static partial class OrleansClientSetup
             });
         });
         builder.Services.AddSingleton<JobClient>();
+        builder.Services.AddSingleton<OrleansTasks.Schedules.ScheduleClient>();
         builder.Services.AddHostedService(sp => new StartupLog(sp.GetRequiredService<ILogger<JobClient>>(), redis, gatewayPort));
         return builder;
     }

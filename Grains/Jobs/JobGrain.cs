@@ -400,34 +400,16 @@ public sealed partial class JobGrain(
         }
     }
 
-    /// <summary>
-    /// Checks the request against this silo's job types, or, when this silo does not have the type (a rolling deploy),
-    /// on a silo that has it.
-    /// </summary>
+    /// <summary>Checks the request against the job types of this silo or, in a rolling deploy, of one that has the type.</summary>
     private async Task<JobRequestCheck> CheckAsync(EnqueueRequest request, DateTimeOffset now)
     {
-        var check = registry.TryGet(request.Type ?? string.Empty, out _) || directory.PickSiloFor(request.Type ?? string.Empty) is not { } silo
-            ? JobRequestCheck.Of(registry, request, now, directory.TypesElsewhere())
-            : await CheckOnAsync(silo, request, now);
+        var check = await directory.CheckAsync(registry, GrainFactory, request, now);
         if (JobId.Validate(Id) is { } idProblem)
         {
             check = check with { Errors = new Dictionary<string, string[]>(check.Errors) { ["id"] = [idProblem] } };
         }
 
         return check;
-    }
-
-    private Task<JobRequestCheck> CheckOnAsync(SiloAddress silo, EnqueueRequest request, DateTimeOffset now)
-    {
-        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
-        try
-        {
-            return GrainFactory.GetGrain<IJobTypeValidatorGrain>($"{silo.ToParsableString()}").CheckAsync(request, now);
-        }
-        finally
-        {
-            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
-        }
     }
 
     private bool IsSameJob(JobState state, EnqueueRequest request)
@@ -750,4 +732,7 @@ public static class StorageNames
 {
     /// <summary>Grain storage holding job state.</summary>
     public const string Jobs = "jobs";
+
+    /// <summary>Grain storage holding recurring schedules (the stock provider: no indexes needed).</summary>
+    public const string Schedules = "schedules";
 }

@@ -1,4 +1,5 @@
 using Orleans.Placement;
+using Orleans.Runtime.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace OrleansTasks.Jobs;
@@ -25,6 +26,31 @@ public sealed class JobTypeDirectory(IClusterMembershipService membership, ISilo
     {
         var silos = OtherActiveSilos().Where(s => TypesOf(s).Contains(type, StringComparer.Ordinal)).ToList();
         return silos.Count == 0 ? null : silos[Random.Shared.Next(silos.Count)];
+    }
+
+    /// <summary>
+    /// Checks <paramref name="request"/> against this silo's job types or, when this silo does not have the type (a
+    /// rolling deploy), on a silo that has it.
+    /// </summary>
+    public Task<JobRequestCheck> CheckAsync(JobTypeRegistry registry, IGrainFactory grains, EnqueueRequest request, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(grains);
+        ArgumentNullException.ThrowIfNull(request);
+        if (registry.TryGet(request.Type ?? string.Empty, out _) || PickSiloFor(request.Type ?? string.Empty) is not { } silo)
+        {
+            return Task.FromResult(JobRequestCheck.Of(registry, request, now, TypesElsewhere()));
+        }
+
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
+        try
+        {
+            return grains.GetGrain<IJobTypeValidatorGrain>($"{silo.ToParsableString()}").CheckAsync(request, now);
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
     }
 
     /// <summary>Every job type name some other active silo has registered.</summary>

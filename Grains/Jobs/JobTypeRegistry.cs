@@ -88,6 +88,7 @@ public sealed class JobTypeDefinition
 public sealed class JobTypeRegistryBuilder(IServiceCollection services)
 {
     private readonly Dictionary<string, JobTypeDefinition> _types = new(StringComparer.Ordinal);
+    private readonly List<(string Id, Schedules.ScheduleDefinition Definition)> _schedules = [];
 
     /// <summary>The silo's services, for job types that bring options or dependencies of their own.</summary>
     public IServiceCollection Services { get; } = services;
@@ -128,6 +129,30 @@ public sealed class JobTypeRegistryBuilder(IServiceCollection services)
 
         return this;
     }
+
+    /// <summary>
+    /// Declares a recurring schedule: every silo upserts it at start-up (the same definition changes nothing; a
+    /// changed one is applied once; a pause set through the API is kept; one deleted through the API stays deleted
+    /// until this definition changes).
+    /// </summary>
+    public JobTypeRegistryBuilder AddSchedule(string id, Schedules.ScheduleDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        if (Schedules.ScheduleId.Validate(id) is { } problem)
+        {
+            throw new ArgumentException($"Schedule id {problem}", nameof(id));
+        }
+
+        if (_schedules.Exists(s => s.Id == id))
+        {
+            throw new InvalidOperationException($"Schedule '{id}' is declared twice.");
+        }
+
+        _schedules.Add((id, definition));
+        return this;
+    }
+
+    internal Schedules.CodeSchedules BuildSchedules() => new([.. _schedules]);
 
     internal JobTypeRegistry Build() => new(_types.ToFrozenDictionary(StringComparer.Ordinal));
 

@@ -26,8 +26,10 @@ public static class OrleansTasksServiceCollectionExtensions
         var jobs = new JobTypeRegistryBuilder(services);
         configureJobs(jobs);
         services.AddSingleton(jobs.Build());
+        services.AddSingleton(jobs.BuildSchedules());
         services.TryAddSingleton<JobRetention>();
         services.TryAddSingleton<JobClient>();
+        services.TryAddSingleton<Schedules.ScheduleClient>();
         return services;
     }
 }

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace OrleansTasks.Tests.Infrastructure;
 
@@ -27,6 +28,9 @@ public sealed class ApiFixture : IAsyncLifetime
             .UseSetting("Orleans:ServiceId", Identity.ServiceId));
         Http = Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
     }
+
+    /// <summary>The API's own typed job client (the Orleans client inside the hosted API).</summary>
+    public Jobs.JobClient Jobs() => Factory.Services.GetRequiredService<Jobs.JobClient>();
 
     public async Task DisposeAsync()
     {

@@ -44,4 +44,17 @@ public static class Poll
         IEnumerable<Jobs.JobSnapshot?> many => string.Join("; ", many.Select(s => s is null ? "null" : Describe(s))),
         _ => value.ToString() ?? string.Empty,
     };
+
+    /// <summary>Every job id starting with <paramref name="prefix"/>, walking the listing.</summary>
+    public static async Task<List<string>> ListAllIdsAsync(this Jobs.JobClient jobs, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var ids = new List<string>();
+        await foreach (var job in jobs.ListAllAsync(new Jobs.JobFilter { IdPrefix = prefix }))
+        {
+            ids.Add(job.Id);
+        }
+
+        return ids;
+    }
 }

@@ -137,6 +137,8 @@ public sealed class RedisClient : IAsyncDisposable
 
     public JobClient Jobs => _host.Services.GetRequiredService<JobClient>();
 
+    public Schedules.ScheduleClient Schedules => _host.Services.GetRequiredService<Schedules.ScheduleClient>();
+
     public static async Task<RedisClient> StartAsync(RedisServer redis, ClusterIdentity identity)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -150,6 +152,7 @@ public sealed class RedisClient : IAsyncDisposable
             client.UseRedisClustering(o => o.ConfigurationOptions = SiloSetup.ParseRedis(redis.ConnectionString));
         });
         builder.Services.AddSingleton<JobClient>();
+        builder.Services.AddSingleton<Schedules.ScheduleClient>();
         var host = builder.Build();
         await host.StartAsync();
         return new RedisClient(host);

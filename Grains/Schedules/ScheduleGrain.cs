@@ -1,0 +1,522 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansTasks.Jobs;
+
+namespace OrleansTasks.Schedules;
+
+/// <summary>A schedule as stored (System.Text.Json: add properties, never rename one).</summary>
+[GenerateSerializer, Alias("OrleansTasks.ScheduleState")]
+public sealed record ScheduleState
+{
+    [Id(0)] public ScheduleDefinition Definition { get; init; } = new();
+    [Id(1)] public bool Paused { get; init; }
+    [Id(2)] public string? Note { get; init; }
+    [Id(3)] public DateTimeOffset CreatedAt { get; init; }
+    [Id(4)] public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>The latest occurrence fired (or, on creation and resume, the instant before which nothing fires).</summary>
+    [Id(5)] public DateTimeOffset? LastOccurrence { get; init; }
+    [Id(6)] public string? LastJobId { get; init; }
+    [Id(7)] public DateTimeOffset? Buffered { get; init; }
+    [Id(8)] public IReadOnlyList<ScheduleRun> RecentRuns { get; init; } = [];
+
+    /// <summary>Hash of the code definition last applied (schedules declared at silo start-up).</summary>
+    [Id(9)] public string? CodeHash { get; init; }
+
+    /// <summary>Deleted through the API while declared in code: stays deleted until the code definition changes.</summary>
+    [Id(10)] public bool Deleted { get; init; }
+}
+
+/// <summary>
+/// One recurring schedule. Its next occurrence is fired by a grain timer at the exact instant while the activation
+/// lives; a reminder ticking every <c>Jobs:RecoveryInterval</c> is the durable promise that brings it back on another
+/// silo after a crash, where missed occurrences are handled by the misfire policy. Each occurrence's job id is
+/// derived from the instant, so nothing (a replayed tick, a crash between enqueue and the state write, two silos)
+/// can make two jobs for one occurrence.
+/// </summary>
+[GrainType("schedule")]
+public sealed partial class ScheduleGrain(
+    [PersistentState("schedule", StorageNames.Schedules)] IPersistentState<ScheduleState> schedule,
+    JobTypeRegistry registry,
+    JobTypeDirectory directory,
+    IOptions<JobsOptions> options,
+    [FromKeyedServices(JobClock.Key)] TimeProvider time,
+    ILogger<ScheduleGrain> logger) : Grain, IScheduleGrain, IRemindable
+{
+    /// <summary>An occurrence fired at most this late counts as on time; a later one was missed (misfire policy).</summary>
+    public static readonly TimeSpan MisfireGrace = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most occurrence jobs one backfill makes.</summary>
+    public const int MaxBackfill = 1000;
+
+    private const string TickReminder = "tick";
+    private const int RecentRunsKept = 20;
+
+    // Longest a timer waits before the grain looks again (far occurrences, and Orleans' timer limit).
+    private static readonly TimeSpan LongestWait = TimeSpan.FromMinutes(10);
+
+    private IGrainTimer? _timer;
+    private ScheduleSpec? _spec;
+
+    private string Id => this.GetPrimaryKeyString();
+
+    private ScheduleState? Live => schedule.RecordExists && !schedule.State.Deleted ? schedule.State : null;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        Arm();
+        return Task.CompletedTask;
+    }
+
+    public Task<ScheduleResult> UpsertAsync(ScheduleDefinition definition) => ApplyDefinitionAsync(definition, codeHash: null);
+
+    public async Task<ScheduleResult> UpsertFromCodeAsync(ScheduleDefinition definition, string codeHash)
+    {
+        if (schedule.RecordExists && schedule.State.CodeHash == codeHash)
+        {
+            return new ScheduleResult { Outcome = ScheduleOutcome.Unchanged, Snapshot = Live is null ? null : await SnapshotAsync() };
+        }
+
+        return await ApplyDefinitionAsync(definition, codeHash);
+    }
+
+    public async Task<ScheduleSnapshot?> GetAsync() => Live is null ? null : await SnapshotAsync();
+
+    public async Task<ScheduleResult> PauseAsync(string? note)
+    {
+        if (Live is not { } state)
+        {
+            return NotFound();
+        }
+
+        schedule.State = state with { Paused = true, Note = note, UpdatedAt = time.GetUtcNow() };
+        await schedule.WriteStateAsync();
+        await DisarmAsync();
+        LogPaused(Id, note);
+        return await DoneAsync();
+    }
+
+    public async Task<ScheduleResult> ResumeAsync()
+    {
+        if (Live is not { } state)
+        {
+            return NotFound();
+        }
+
+        if (state.Paused)
+        {
+            // Occurrences that fell while paused are not caught up: the schedule goes on from now.
+            var now = time.GetUtcNow();
+            schedule.State = state with { Paused = false, UpdatedAt = now, LastOccurrence = Max(state.LastOccurrence, now) };
+            await schedule.WriteStateAsync();
+            LogResumed(Id);
+        }
+
+        await EnsureReminderAsync();
+        Arm();
+        return await DoneAsync();
+    }
+
+    public async Task<ScheduleResult> TriggerAsync()
+    {
+        if (Live is not { } state)
+        {
+            return NotFound();
+        }
+
+        var now = time.GetUtcNow();
+        var jobId = ScheduleId.ManualJobIdFor(Id, now);
+        var run = await EnqueueAsync(state, jobId, now, now, "manual");
+        schedule.State = Record(schedule.State, run) with { LastJobId = run.JobId ?? schedule.State.LastJobId };
+        await schedule.WriteStateAsync();
+        return await DoneAsync(run.JobId is null ? [] : [run.JobId]);
+    }
+
+    public async Task<ScheduleResult> BackfillAsync(DateTimeOffset from, DateTimeOffset to)
+    {
+        if (Live is null)
+        {
+            return NotFound();
+        }
+
+        if (to < from)
+        {
+            return Invalid("to", "must not be before from.");
+        }
+
+        var occurrences = Spec().Between(from - TimeSpan.FromTicks(1), to, MaxBackfill + 1);
+        if (occurrences.Count > MaxBackfill)
+        {
+            return Invalid("to", $"the range holds more than {MaxBackfill} occurrences; backfill it in parts.");
+        }
+
+        var made = new List<string>();
+        foreach (var occurrence in occurrences)
+        {
+            // Like any occurrence, a backfilled one follows the overlap policy; it does not move LastOccurrence.
+            if (await FireAsync(occurrence, "backfill") is { JobId: { } jobId })
+            {
+                made.Add(jobId);
+            }
+        }
+
+        await schedule.WriteStateAsync();
+        return await DoneAsync(made);
+    }
+
+    public async Task<bool> DeleteAsync()
+    {
+        if (Live is null)
+        {
+            return false;
+        }
+
+        await DisarmAsync();
+        if (schedule.State.CodeHash is not null)
+        {
+            // Declared in code: remember the deletion, or the next silo start would bring it back.
+            schedule.State = schedule.State with { Deleted = true, UpdatedAt = time.GetUtcNow() };
+            await schedule.WriteStateAsync();
+        }
+        else
+        {
+            await schedule.ClearStateAsync();
+        }
+
+        await GrainFactory.GetGrain<IScheduleDirectoryGrain>(0).RemoveAsync(Id);
+        LogDeleted(Id);
+        DeactivateOnIdle();
+        return true;
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (Live is not { Paused: false })
+        {
+            // Deleted or paused: the tick has nothing to drive.
+            await DisarmAsync();
+            return;
+        }
+
+        await FireDueAsync();
+    }
+
+    private async Task<ScheduleResult> ApplyDefinitionAsync(ScheduleDefinition definition, string? codeHash)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var errors = await ValidateAsync(definition);
+        if (errors.Count > 0)
+        {
+            if (codeHash is not null)
+            {
+                LogInvalidCodeSchedule(Id, string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(" ", e.Value)}")));
+            }
+
+            return new ScheduleResult { Outcome = ScheduleOutcome.Invalid, Errors = errors };
+        }
+
+        var now = time.GetUtcNow();
+        var existing = Live;
+        if (existing is null)
+        {
+            // Listed before it exists, so a crash in between leaves a listed id with no schedule (skipped when
+            // listing), never a schedule nobody can list.
+            await GrainFactory.GetGrain<IScheduleDirectoryGrain>(0).AddAsync(Id);
+        }
+
+        schedule.State = existing is null
+            ? new ScheduleState
+            {
+                Definition = definition,
+                CreatedAt = now,
+                UpdatedAt = now,
+                LastOccurrence = now,
+                CodeHash = codeHash ?? (schedule.RecordExists ? schedule.State.CodeHash : null),
+
+                // A code schedule re-created after its definition changed keeps a pause set through the API.
+                Paused = schedule.RecordExists && schedule.State.Paused,
+                Note = schedule.RecordExists ? schedule.State.Note : null,
+            }
+            : existing with { Definition = definition, UpdatedAt = now, CodeHash = codeHash ?? existing.CodeHash, Deleted = false };
+        await schedule.WriteStateAsync();
+        _spec = null;
+        LogUpserted(Id, existing is null ? "created" : "replaced");
+        if (!schedule.State.Paused)
+        {
+            await EnsureReminderAsync();
+            Arm();
+        }
+
+        return new ScheduleResult { Outcome = existing is null ? ScheduleOutcome.Created : ScheduleOutcome.Replaced, Snapshot = await SnapshotAsync() };
+    }
+
+    private async Task<Dictionary<string, string[]>> ValidateAsync(ScheduleDefinition definition)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (ScheduleId.Validate(Id) is { } idProblem)
+        {
+            errors["id"] = [idProblem];
+        }
+
+        foreach (var (field, messages) in ScheduleSpec.Of(definition).Errors)
+        {
+            errors[field] = messages;
+        }
+
+        // The jobs' own checks: a registered type, a payload that validates, usable retry options.
+        var request = new EnqueueRequest(definition.Type, definition.PayloadJson, definition.Options with { Delay = null, RunAt = null });
+        var check = await directory.CheckAsync(registry, GrainFactory, request, time.GetUtcNow());
+        foreach (var (field, messages) in check.Errors)
+        {
+            errors[field] = messages;
+        }
+
+        return errors;
+    }
+
+    /// <summary>Fires what is due: on-time occurrences, and missed ones as the misfire policy says.</summary>
+    private async Task FireDueAsync()
+    {
+        if (Live is not { Paused: false } state)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var spec = Spec();
+        var changed = false;
+
+        // A buffered occurrence runs once the job it waited for has finished.
+        if (state.Buffered is { } buffered && !await PreviousJobRunningAsync(state))
+        {
+            schedule.State = schedule.State with { Buffered = null };
+            await FireAsync(buffered, "buffered", ignoreOverlap: true);
+            changed = true;
+        }
+
+        var after = state.LastOccurrence ?? state.CreatedAt;
+        var windowStart = Max(after, now - state.Definition.CatchUpWindow - MisfireGrace)!.Value;
+        if (spec.Next(after) is { } first && first <= now)
+        {
+            // Only the occurrences inside the catch-up window can matter, and of those at most the newest 1,000.
+            var due = spec.LatestBetween(windowStart, now, MaxBackfill);
+            var missed = due.Where(o => now - o > MisfireGrace).ToList();
+            var onTime = due.Where(o => now - o <= MisfireGrace).ToList();
+            var fire = state.Definition.Misfire switch
+            {
+                MisfirePolicy.RunAll => missed,
+                MisfirePolicy.RunOnce => missed.Count > 0 ? [missed[^1]] : [],
+                _ => [],
+            };
+            foreach (var skipped in missed.Except(fire).TakeLast(RecentRunsKept))
+            {
+                schedule.State = Record(schedule.State, new ScheduleRun
+                {
+                    Occurrence = skipped,
+                    Skipped = $"missed while no silo could fire it (misfire: {state.Definition.Misfire})",
+                    Kind = "catchUp",
+                    FiredAt = now,
+                });
+            }
+
+            foreach (var occurrence in fire)
+            {
+                await FireAsync(occurrence, "catchUp");
+            }
+
+            foreach (var occurrence in onTime)
+            {
+                await FireAsync(occurrence, "scheduled");
+            }
+
+            // Everything up to now is handled, fired or not: never again (what lay before the window is let go).
+            schedule.State = schedule.State with { LastOccurrence = due.Count > 0 ? Max(due[^1], after) : now };
+            changed = true;
+        }
+
+        if (changed)
+        {
+            await schedule.WriteStateAsync();
+        }
+    }
+
+    /// <summary>Enqueues the occurrence's job, unless the overlap policy says otherwise; records what happened.</summary>
+    private async Task<ScheduleRun> FireAsync(DateTimeOffset occurrence, string kind, bool ignoreOverlap = false)
+    {
+        var state = schedule.State;
+        var now = time.GetUtcNow();
+        if (!ignoreOverlap && state.Definition.Overlap != OverlapPolicy.Allow && state.LastJobId is { } previous
+            && await PreviousJobRunningAsync(state))
+        {
+            switch (state.Definition.Overlap)
+            {
+                case OverlapPolicy.Skip:
+                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = $"overlap: the previous job {previous} has not finished" });
+                case OverlapPolicy.BufferOne when state.Buffered is null:
+                    schedule.State = state with { Buffered = occurrence };
+                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = $"buffered: runs when {previous} finishes" });
+                case OverlapPolicy.BufferOne:
+                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = "overlap: an occurrence is already buffered" });
+                case OverlapPolicy.CancelOther:
+                    await GrainFactory.GetGrain<IJobGrain>(previous).CancelAsync();
+                    break;
+            }
+        }
+
+        var runAt = occurrence + ScheduleSpec.JitterFor(Id, occurrence, state.Definition.Jitter);
+        var run = await EnqueueAsync(state, ScheduleId.JobIdFor(Id, occurrence), occurrence, runAt, kind);
+        schedule.State = schedule.State with { LastJobId = run.JobId ?? schedule.State.LastJobId };
+        return Keep(run);
+
+        ScheduleRun Keep(ScheduleRun r)
+        {
+            schedule.State = Record(schedule.State, r);
+            return r;
+        }
+    }
+
+    private async Task<ScheduleRun> EnqueueAsync(ScheduleState state, string jobId, DateTimeOffset occurrence, DateTimeOffset runAt, string kind)
+    {
+        var now = time.GetUtcNow();
+        var jobOptions = state.Definition.Options with { Delay = null, RunAt = runAt > now ? runAt : null };
+        var result = await GrainFactory.GetGrain<IJobGrain>(jobId).EnqueueAsync(new EnqueueRequest(state.Definition.Type, state.Definition.PayloadJson, jobOptions));
+        var run = new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, JobId = jobId, Status = result.Snapshot?.Status };
+        switch (result.Outcome)
+        {
+            case EnqueueOutcome.Created:
+                LogFired(Id, occurrence, jobId, kind);
+                return run;
+            case EnqueueOutcome.Existing:
+                // Fired before (a replayed tick, a crash before the state write): the same job, not a second one.
+                return run;
+            default:
+                LogNotFired(Id, occurrence, result.Detail ?? result.Outcome.ToString());
+                return run with { JobId = null, Status = null, Skipped = $"not enqueued: {result.Detail}" };
+        }
+    }
+
+    private async Task<bool> PreviousJobRunningAsync(ScheduleState state) =>
+        state.LastJobId is { } previous
+        && await GrainFactory.GetGrain<IJobGrain>(previous).GetSnapshotAsync() is { } job
+        && !job.Status.IsTerminal();
+
+    /// <summary>A one-shot timer for the next instant to look at: the next occurrence, or soon while one is buffered.</summary>
+    private void Arm()
+    {
+        _timer?.Dispose();
+        _timer = null;
+        if (Live is not { Paused: false } state)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var next = Spec().Next(Max(state.LastOccurrence, state.CreatedAt)!.Value);
+        if (next is null && state.Buffered is null)
+        {
+            return;
+        }
+
+        var wait = state.Buffered is not null ? TimeSpan.FromSeconds(1) : next!.Value - now;
+        wait = wait < TimeSpan.Zero ? TimeSpan.Zero : wait > LongestWait ? LongestWait : wait;
+        _timer = this.RegisterGrainTimer(async () =>
+        {
+            try
+            {
+                await FireDueAsync();
+            }
+            finally
+            {
+                Arm();
+            }
+        }, new GrainTimerCreationOptions(wait, Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = false });
+    }
+
+    private async Task EnsureReminderAsync()
+    {
+        var period = options.Value.RecoveryInterval;
+        await this.RegisterOrUpdateReminder(TickReminder, period, period);
+    }
+
+    private async Task DisarmAsync()
+    {
+        _timer?.Dispose();
+        _timer = null;
+        if (await this.GetReminder(TickReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    private ScheduleSpec Spec() => _spec ??= ScheduleSpec.Of(schedule.State.Definition).Spec
+        ?? throw new InvalidOperationException($"Schedule '{Id}' holds a definition that no longer parses.");
+
+    private async Task<ScheduleSnapshot> SnapshotAsync()
+    {
+        var state = schedule.State;
+        var next = new List<DateTimeOffset>();
+        var cursor = Max(state.LastOccurrence, time.GetUtcNow())!.Value;
+        while (next.Count < 5 && Spec().Next(cursor) is { } n)
+        {
+            next.Add(n);
+            cursor = n;
+        }
+
+        // Each run shows its job's status now (a job removed by retention shows none).
+        var runs = await Task.WhenAll(state.RecentRuns.Select(async run => run.JobId is { } jobId
+            ? run with { Status = (await GrainFactory.GetGrain<IJobGrain>(jobId).GetSnapshotAsync())?.Status }
+            : run));
+        return new ScheduleSnapshot
+        {
+            Id = Id,
+            Definition = state.Definition,
+            Paused = state.Paused,
+            Note = state.Note,
+            NextRuns = next,
+            RecentRuns = runs,
+            CreatedAt = state.CreatedAt,
+            UpdatedAt = state.UpdatedAt,
+            LastOccurrence = state.LastOccurrence,
+            Buffered = state.Buffered,
+        };
+    }
+
+    private async Task<ScheduleResult> DoneAsync(IReadOnlyList<string>? jobIds = null) =>
+        new() { Outcome = ScheduleOutcome.Done, Snapshot = await SnapshotAsync(), JobIds = jobIds ?? [] };
+
+    private ScheduleResult NotFound()
+    {
+        DeactivateOnIdle();
+        return new ScheduleResult { Outcome = ScheduleOutcome.NotFound };
+    }
+
+    private static ScheduleResult Invalid(string field, string message) =>
+        new() { Outcome = ScheduleOutcome.Invalid, Errors = new Dictionary<string, string[]> { [field] = [message] } };
+
+    private static ScheduleState Record(ScheduleState state, ScheduleRun run) =>
+        state with { RecentRuns = [run, .. state.RecentRuns.Take(RecentRunsKept - 1)] };
+
+    private static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
+    [LoggerMessage(800, LogLevel.Information, "Schedule {ScheduleId} {What}")]
+    private partial void LogUpserted(string scheduleId, string what);
+
+    [LoggerMessage(801, LogLevel.Information, "Schedule {ScheduleId} fired {Occurrence:o} as job {JobId} ({Kind})")]
+    private partial void LogFired(string scheduleId, DateTimeOffset occurrence, string jobId, string kind);
+
+    [LoggerMessage(802, LogLevel.Warning, "Schedule {ScheduleId} could not enqueue its occurrence {Occurrence:o}: {Reason}")]
+    private partial void LogNotFired(string scheduleId, DateTimeOffset occurrence, string reason);
+
+    [LoggerMessage(803, LogLevel.Information, "Schedule {ScheduleId} paused: {Note}")]
+    private partial void LogPaused(string scheduleId, string? note);
+
+    [LoggerMessage(804, LogLevel.Information, "Schedule {ScheduleId} resumed")]
+    private partial void LogResumed(string scheduleId);
+
+    [LoggerMessage(805, LogLevel.Information, "Schedule {ScheduleId} deleted")]
+    private partial void LogDeleted(string scheduleId);
+
+    [LoggerMessage(806, LogLevel.Error, "Schedule {ScheduleId} declared in code is invalid and was not applied: {Errors}")]
+    private partial void LogInvalidCodeSchedule(string scheduleId, string errors);
+}
