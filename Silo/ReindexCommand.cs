@@ -113,11 +113,11 @@ public static class ReindexCommand
     private static string Describe(JobIndexReport report, string serviceId, bool verifyOnly) => report switch
     {
         { Mismatches: 0 } => $"Job indexes of service '{serviceId}' are exact: {report}.",
-        _ when verifyOnly => $"Job indexes of service '{serviceId}' differ from the stored jobs in {report.Mismatches} places: {report}. " +
+        _ when verifyOnly => $"Job indexes of service '{serviceId}' differ from the stored jobs ({report.Mismatches} mismatches): {report}. " +
             "Run reindex without --verify-only to rebuild them.",
-        { RemainingAfterFix: 0 } => $"Job indexes of service '{serviceId}' rebuilt, {report.Mismatches} differences fixed: {report}. They are now exact.",
-        _ => $"Job indexes of service '{serviceId}': {report.Mismatches} differences found and fixed, yet {report.RemainingAfterFix} " +
-            $"remain (jobs changed during the run): {report}. Run reindex again.",
+        { RemainingAfterFix: 0 } => $"Job indexes of service '{serviceId}' rebuilt ({report.Mismatches} mismatches fixed): {report}. They are now exact.",
+        _ => $"Job indexes of service '{serviceId}': {report.Mismatches} mismatches found and fixed, yet {report.RemainingAfterFix} " +
+            $"remain (jobs changed during the run?): {report}. Run reindex again.",
     };
 
     // Configuration arguments are --Key=value, --Key value or /Key=value; anything else is a mistake.
