@@ -96,7 +96,7 @@ public static class ReindexCommand
             await using var index = await StandaloneJobIndex.ConnectAsync(redis, cluster.ServiceId, retention);
             report = await index.VerifyAsync(fix: !verifyOnly, cancel.Token);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             await error.WriteLineAsync($"reindex: Redis at {redis.ToString(includePassword: false)}: {ex.Message}");
             return 2;

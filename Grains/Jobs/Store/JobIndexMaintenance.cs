@@ -53,7 +53,7 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
 
     private string LayoutMarker => keys.ServiceId + LayoutMarkerSuffix;
 
-    /// <summary>Moves every job still under a stock-provider key; skipped once a run found none. Returns how many moved.</summary>
+    /// <summary>Moves every job still under a stock-provider key; skipped once a run has finished (<paramref name="force"/> runs anyway). Returns how many moved.</summary>
     public async Task<long> MigrateLegacyAsync(CancellationToken cancellationToken, bool force = false)
     {
         if (!force && await Db.StringGetAsync(LayoutMarker) == "2")
