@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Hosting;
 using OrleansTasks.Silo;
 
-await SiloHost.Build(args).RunAsync();
+return await SiloHost.RunAsync(args);

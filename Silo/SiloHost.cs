@@ -21,24 +21,14 @@ public static class SiloHost
     /// </summary>
     public static IHost Build(string[] args, Action<JobTypeRegistryBuilder>? addJobs = null)
     {
-        // Content root at the binary, so appsettings.json is found however the silo is started (dotnet run, a script, a container).
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var builder = CreateBuilder(args);
         var cluster = ClusterSettings.Bind(builder.Configuration);
         var redis = cluster.Redis;
 
         builder.UseOrleans(silo => silo
             .AddClustering(cluster, builder.Configuration)
             .AddJobProviders(redis));
-        var examples = builder.Configuration.GetSection(ExamplesOptions.SectionName).Get<ExamplesOptions>() ?? new ExamplesOptions();
-        builder.Services.AddOrleansTasks(jobs =>
-        {
-            if (examples.Enabled)
-            {
-                jobs.AddExampleJobs();
-            }
-
-            addJobs?.Invoke(jobs);
-        });
+        AddJobTypes(builder.Services, builder.Configuration, addJobs);
         if (redis is not null)
         {
             builder.Services.AddHostedService(sp => new RedisDurabilityCheck(redis, sp.GetRequiredService<ILogger<RedisDurabilityCheck>>()));
@@ -56,5 +46,42 @@ public static class SiloHost
         }
 
         return host;
+    }
+
+    /// <summary>
+    /// Runs the silo, or with <c>reindex [--verify-only]</c> as the first argument the <see cref="ReindexCommand"/>
+    /// (same configuration and job types, no silo). Returns the process's exit code.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, Action<JobTypeRegistryBuilder>? addJobs = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args is [ReindexCommand.Name, .. var rest])
+        {
+            return await ReindexCommand.RunAsync(rest, addJobs, Console.Out, Console.Error);
+        }
+
+        await Build(args, addJobs).RunAsync();
+        return 0;
+    }
+
+    /// <summary>The host builder with the silo's configuration sources: appsettings.json, the environment, <paramref name="args"/>.</summary>
+    internal static HostApplicationBuilder CreateBuilder(string[] args) =>
+
+        // Content root at the binary, so appsettings.json is found however the silo is started (dotnet run, a script, a container).
+        Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+    /// <summary>The engine with the example job types (unless <c>Examples:Enabled</c> is false) and those <paramref name="addJobs"/> registers.</summary>
+    internal static void AddJobTypes(IServiceCollection services, IConfiguration configuration, Action<JobTypeRegistryBuilder>? addJobs)
+    {
+        var examples = configuration.GetSection(ExamplesOptions.SectionName).Get<ExamplesOptions>() ?? new ExamplesOptions();
+        services.AddOrleansTasks(jobs =>
+        {
+            if (examples.Enabled)
+            {
+                jobs.AddExampleJobs();
+            }
+
+            addJobs?.Invoke(jobs);
+        });
     }
 }

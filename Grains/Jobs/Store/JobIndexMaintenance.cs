@@ -4,13 +4,28 @@ using StackExchange.Redis;
 
 namespace OrleansTasks.Jobs;
 
-/// <summary>What a verify (or reindex) of the job indexes found; <see cref="Mismatches"/> is 0 when they are exact.</summary>
-public sealed record JobIndexReport(long Jobs, long JobsMisindexed, long StaleEntries, long CountDifferences, long ListingDifferences, bool Fixed)
+/// <summary>
+/// What a verify (or reindex) of the job indexes found; <see cref="Mismatches"/> is 0 when they are exact. After a fix,
+/// the counts are what the fix found and <see cref="RemainingAfterFix"/> what a check right after it still found.
+/// </summary>
+/// <param name="Jobs">Job states under the indexed layout.</param>
+/// <param name="LegacyJobs">Keys still in the stock provider's layout (a fix moves them), so neither listed nor counted.</param>
+/// <param name="JobsMisindexed">Jobs whose index fields or entries disagree with their stored state.</param>
+/// <param name="StaleEntries">Index entries no stored job accounts for.</param>
+/// <param name="CountDifferences">The sum over statuses of how far the counts are from the scan.</param>
+/// <param name="ListingDifferences">Ids the full listing has that the scan does not, and the other way round.</param>
+public sealed record JobIndexReport(long Jobs, long LegacyJobs, long JobsMisindexed, long StaleEntries, long CountDifferences, long ListingDifferences)
 {
-    public long Mismatches => JobsMisindexed + StaleEntries + CountDifferences + ListingDifferences;
+    public long Mismatches => LegacyJobs + JobsMisindexed + StaleEntries + CountDifferences + ListingDifferences;
+
+    /// <summary>Set by a fix: the mismatches left right after it (0 unless jobs changed meanwhile); null for a verify only.</summary>
+    public long? RemainingAfterFix { get; init; }
+
+    /// <summary>True when the indexes are exact: as found, or after the fix.</summary>
+    public bool Exact => (RemainingAfterFix ?? Mismatches) == 0;
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"jobs={Jobs} misindexed={JobsMisindexed} staleEntries={StaleEntries} countDifferences={CountDifferences} listingDifferences={ListingDifferences}{(Fixed ? " (fixed)" : string.Empty)}");
+        $"jobs={Jobs} legacyJobs={LegacyJobs} misindexed={JobsMisindexed} staleEntries={StaleEntries} countDifferences={CountDifferences} listingDifferences={ListingDifferences}{(RemainingAfterFix is { } left ? $" (fixed; {left} left)" : string.Empty)}");
 }
 
 /// <summary>
@@ -38,7 +53,7 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
 
     private string LayoutMarker => keys.ServiceId + LayoutMarkerSuffix;
 
-    /// <summary>Moves every job still under a stock-provider key; skipped once a run found none. Returns how many moved.</summary>
+    /// <summary>Moves every job still under a stock-provider key; skipped once a run has finished (<paramref name="force"/> runs anyway). Returns how many moved.</summary>
     public async Task<long> MigrateLegacyAsync(CancellationToken cancellationToken, bool force = false)
     {
         if (!force && await Db.StringGetAsync(LayoutMarker) == "2")
@@ -46,11 +61,25 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
             return 0;
         }
 
-        long moved = 0;
+        var (_, moved) = await MoveLegacyAsync(move: true, cancellationToken);
+        await Db.StringSetAsync(LayoutMarker, "2");
+        return moved;
+    }
+
+    /// <summary>The stock-provider keys found, and how many of their jobs moved (none unless <paramref name="move"/>).</summary>
+    private async Task<(long Found, long Moved)> MoveLegacyAsync(bool move, CancellationToken cancellationToken)
+    {
+        long found = 0, moved = 0;
         foreach (var server in Primaries())
         {
-            await foreach (var legacy in server.KeysAsync(pattern: keys.LegacyPattern, pageSize: 1000).WithCancellation(cancellationToken))
+            await foreach (var legacy in server.KeysAsync(pattern: LegacyPattern, pageSize: 1000).WithCancellation(cancellationToken))
             {
+                found++;
+                if (!move)
+                {
+                    continue;
+                }
+
                 var fields = await Db.HashGetAsync(legacy, ["etag", "data"]);
                 var id = IdOfLegacy(legacy.ToString());
                 if (id is not null && !fields[1].IsNullOrEmpty)
@@ -69,21 +98,37 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
             }
         }
 
-        await Db.StringSetAsync(LayoutMarker, "2");
-        return moved;
+        return (found, moved);
     }
 
     /// <summary>
     /// Compares every index with a full scan of the stored job states (and the counts and a full listing with that
-    /// scan); with <paramref name="fix"/>, rewrites what differs and drops stale entries, then checks again.
+    /// scan); with <paramref name="fix"/>, moves legacy jobs, rewrites what differs and drops stale entries, then
+    /// checks again (<see cref="JobIndexReport.RemainingAfterFix"/>). Exact only while no job changes during the scan:
+    /// beside running silos, a job written mid-scan may show as a difference that a second run no longer finds.
     /// </summary>
     public async Task<JobIndexReport> VerifyAsync(IJobStore store, bool fix, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
+
+        // Legacy jobs first: once moved, the scan below checks them like any other job.
+        var (legacy, _) = await MoveLegacyAsync(fix, cancellationToken);
         if (fix)
         {
-            await MigrateLegacyAsync(cancellationToken, force: true);
+            await Db.StringSetAsync(LayoutMarker, "2");
         }
+
+        // What the store answers, read before any fix so that the report says what was wrong.
+        var counts = await store.CountsAsync(null);
+        var listed = new HashSet<string>(StringComparer.Ordinal);
+        JobCursor? cursor = null;
+        do
+        {
+            var page = await store.ListAsync(new JobFilter(), 500, cursor);
+            listed.UnionWith(page.Items.Select(i => i.Id));
+            cursor = page.NextCursor is { } next && JobCursor.TryDecode(next, out var c) ? c : null;
+        }
+        while (cursor is not null);
 
         long jobs = 0, misindexed = 0, stale = 0;
         var byStatus = new Dictionary<JobStatus, long>();
@@ -178,21 +223,18 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
             }
         }
 
-        var counts = await store.CountsAsync(null);
         var countDifferences = Enum.GetValues<JobStatus>().Sum(s => Math.Abs(counts.Of(s) - byStatus.GetValueOrDefault(s)));
-        var listed = new HashSet<string>(StringComparer.Ordinal);
-        JobCursor? cursor = null;
-        do
-        {
-            var page = await store.ListAsync(new JobFilter(), 500, cursor);
-            listed.UnionWith(page.Items.Select(i => i.Id));
-            cursor = page.NextCursor is { } next && JobCursor.TryDecode(next, out var c) ? c : null;
-        }
-        while (cursor is not null);
         var listingDifferences = (long)listed.Except(ids).Count() + ids.Except(listed).Count();
 
-        var report = new JobIndexReport(jobs, misindexed, stale, countDifferences, listingDifferences, fix);
-        return fix && report.Mismatches > 0 ? await VerifyAsync(store, fix: false, cancellationToken) with { Fixed = true } : report;
+        var report = new JobIndexReport(jobs, legacy, misindexed, stale, countDifferences, listingDifferences);
+        if (!fix)
+        {
+            return report;
+        }
+
+        // A check from scratch: the counts and listing as the store answers them now.
+        var after = report.Mismatches == 0 ? report : await VerifyAsync(store, fix: false, cancellationToken);
+        return report with { RemainingAfterFix = after.Mismatches };
     }
 
     private Task<RedisResult> WriteAsync(string id, JobState state, string expectedEtag, string newEtag, RedisValue data)
@@ -206,6 +248,9 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
     }
 
     private IEnumerable<IServer> Primaries() => redis.GetServers().Where(s => !s.IsReplica);
+
+    // A glob character in the service id must match itself only.
+    private string LegacyPattern => EscapeGlob(keys.ServiceId) + "/state/job/*/job";
 
     private string? IdOfLegacy(string key)
     {

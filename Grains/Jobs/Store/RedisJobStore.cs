@@ -45,6 +45,13 @@ public sealed partial class RedisJobStore(
         }
     }
 
+    /// <summary>
+    /// Connects outside a silo (the reindex command, the chaos run's check), without moving legacy jobs: those callers
+    /// run <see cref="JobIndexMaintenance"/> themselves, and a verify only must change nothing. The store owns the
+    /// connection it returns.
+    /// </summary>
+    public async Task<IConnectionMultiplexer> ConnectWithoutSiloAsync() => _connection ??= await ConnectionMultiplexer.ConnectAsync(redis);
+
     public async ValueTask DisposeAsync()
     {
         if (_connection is { } connection)

@@ -5,7 +5,8 @@ namespace OrleansTasks.Tests.Redis;
 
 /// <summary>
 /// The chaos tool's quick run (200 jobs, 2 SIGKILLs, a Redis restart) with real processes, on every change. Its
-/// counts come from Redis after the run (each job's stored state and history, and the probe's execution log).
+/// counts come from Redis after the run (each job's stored state and history, and the probe's execution log), and the
+/// job indexes are checked against a full scan of the stored states.
 /// </summary>
 public sealed class ChaosRunTests
 {
@@ -35,6 +36,10 @@ public sealed class ChaosRunTests
         Assert.Equal(0, Count("unexplainedDuplicates"));
         Assert.True(Count("duplicateExecutions") <= Count("interruptedAttempts") + Count("handedOffAttempts"), reportLine);
         Assert.Equal(0, Count("apiDisagreements"));
+
+        // Counts against a scan after silo kills: listings and counts agree with every stored job state.
+        Assert.Equal(0, Count("indexMismatches"));
+        Assert.Equal(200, report["indexCheck"]!["jobs"]!.GetValue<int>());
 
         Assert.Equal(2, Count("kills"));
         Assert.Equal(1, Count("redisRestarts"));
