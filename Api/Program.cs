@@ -47,6 +47,7 @@ app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapJobsApi();
 app.MapJobQueriesApi();
+app.MapBulkApi();
 app.MapExamplesApi();
 app.MapHealthApi();
 app.Run();

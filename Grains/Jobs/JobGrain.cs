@@ -750,4 +750,7 @@ public static class StorageNames
 {
     /// <summary>Grain storage holding job state.</summary>
     public const string Jobs = "jobs";
+
+    /// <summary>Grain storage holding bulk operations (<see cref="BulkOperationGrain"/>).</summary>
+    public const string Operations = "operations";
 }
