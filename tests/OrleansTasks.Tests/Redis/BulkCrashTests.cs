@@ -46,7 +46,11 @@ public sealed class BulkCrashTests(RedisFixture redis)
             silos.Remove(host);
             var survivor = silos.Single();
 
-            var done = await Poll.UntilAsync(() => TryGetAsync(client, started.Id), s => s is { Completed: true }, TimeSpan.FromSeconds(120),
+            // Watched through the job index only: nothing calls the operation until its jobs are all cancelled, so the
+            // survivor can only have resumed it through its reminder.
+            await Poll.UntilAsync(() => TryAsync<long?>(async () => await client.Jobs.CountMatchingAsync(filter)), left => left == 0, TimeSpan.FromSeconds(120),
+                "every job to be cancelled after the crash");
+            var done = await Poll.UntilAsync(() => TryAsync(() => client.Jobs.GetBulkAsync(started.Id)), s => s is { Completed: true }, TimeSpan.FromSeconds(60),
                 "the operation to complete on the survivor");
             Assert.Contains($":{survivor.SiloPort}:", done!.Silo, StringComparison.Ordinal);
             Assert.True(midway.Done < Jobs, $"done {midway.Done} before the crash");
@@ -74,15 +78,15 @@ public sealed class BulkCrashTests(RedisFixture redis)
     }
 
     // While the cluster notices the crash, calls may be rejected or time out; the poll carries on.
-    private static async Task<BulkOperationStatus?> TryGetAsync(RedisClient client, string id)
+    private static async Task<T?> TryAsync<T>(Func<Task<T>> call)
     {
         try
         {
-            return await client.Jobs.GetBulkAsync(id);
+            return await call();
         }
         catch (Exception ex) when (ex is OrleansException or TimeoutException)
         {
-            return null;
+            return default;
         }
     }
 }
