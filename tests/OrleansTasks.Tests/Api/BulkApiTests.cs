@@ -106,6 +106,16 @@ public sealed class BulkApiTests(ApiFixture api)
         }
 
         Assert.Equal("succeeded", (await api.GetJobAsync(finished))["status"]!.GetValue<string>());
+
+        // The operation's record expires a week after its last write rather than staying in Redis for ever.
+        var keys = new List<string>();
+        await foreach (var key in api.Redis.Connection.GetServers().Single().KeysAsync(pattern: $"{api.Identity.ServiceId}/*{id}*"))
+        {
+            keys.Add(key.ToString());
+        }
+
+        var ttl = await api.Redis.Connection.GetDatabase().KeyTimeToLiveAsync(Assert.Single(keys));
+        Assert.InRange(ttl!.Value, TimeSpan.FromDays(6), TimeSpan.FromDays(7));
     }
 
     [Fact]
