@@ -49,6 +49,7 @@ app.MapScalarApiReference("/docs");
 app.MapJobsApi();
 app.MapJobQueriesApi();
 app.MapSchedulesApi();
+app.MapBulkApi();
 app.MapExamplesApi();
 app.MapHealthApi();
 app.Run();

@@ -23,6 +23,9 @@ public static class SiloSetup
     /// <summary>Shortest reminder period the engine registers; see <see cref="JobsOptions.RecoveryInterval"/>.</summary>
     public static readonly TimeSpan MinimumReminderPeriod = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long Redis keeps a bulk operation after its last write (its end, once completed).</summary>
+    public static readonly TimeSpan OperationRetention = TimeSpan.FromDays(7);
+
     /// <summary>
     /// Storage and reminders: Redis when <paramref name="redis"/> is set, else in memory. Clustering is left to the
     /// caller (the test host brings its own).
@@ -66,6 +69,7 @@ public static class SiloSetup
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Jobs, (sp, _) => sp.GetRequiredService<MemoryJobStore>());
             silo.UseInMemoryReminderService();
             silo.AddMemoryGrainStorage(StorageNames.Schedules);
+            silo.AddMemoryGrainStorage(StorageNames.Operations);
         }
         else
         {
@@ -85,6 +89,17 @@ public static class SiloSetup
                 o.DeleteStateOnClear = true;
             });
 
+            // Bulk operations: a few small records, written once per page. Stock storage suffices (nothing lists
+            // them); each record expires a week after its last write, which for a finished operation is its end.
+            // EntryExpiry is documented as risky because an expired key under a live activation breaks its next
+            // write; an operation writes every page while it runs and never after it completes.
+            silo.AddRedisGrainStorage(StorageNames.Operations, o =>
+            {
+                o.ConfigurationOptions = redisOptions;
+                o.DeleteStateOnClear = true;
+                o.EntryExpiry = OperationRetention;
+            });
+
             // New jobs are refused above the Redis memory watermark, keeping the rest for accepted jobs' outcomes.
             silo.Services.AddHostedService(sp => new RedisHeadroomMonitor(redis, sp.GetRequiredService<StorageHeadroom>(),
                 sp.GetRequiredService<IOptions<JobsOptions>>(), sp.GetRequiredService<ILogger<RedisHeadroomMonitor>>()));
@@ -97,6 +112,7 @@ public static class SiloSetup
         // exception types live in assemblies only silos have).
         silo.Services.AddJobStorageBoundary(StorageNames.Jobs);
         silo.Services.AddJobStorageBoundary(StorageNames.Schedules);
+        silo.Services.AddJobStorageBoundary(StorageNames.Operations);
         return silo;
     }
 

@@ -77,6 +77,38 @@ public sealed class JobClient(IGrainFactory grains)
     /// <summary>How many jobs match <paramref name="filter"/> now.</summary>
     public Task<long> CountMatchingAsync(JobFilter filter) => grains.GetGrain<IJobQueryGrain>(0).CountMatchingAsync(filter);
 
+    /// <summary>
+    /// Starts a bulk <paramref name="action"/> over every job <paramref name="filter"/> matches (an empty filter matches
+    /// every job) that exists now; returns once the operation is stored, with <see cref="BulkOperationStatus.Matched"/>
+    /// counted. Follow it with <see cref="GetBulkAsync"/>. For a dry run, <see cref="CountMatchingAsync"/>.
+    /// </summary>
+    /// <param name="action">What to do to each job.</param>
+    /// <param name="filter">Which jobs.</param>
+    /// <param name="operationId">The operation's id; null to generate one. Starting the same id again with the same action and filter returns that operation.</param>
+    /// <exception cref="ArgumentException">The filter or the id is invalid.</exception>
+    public Task<BulkOperationStatus> StartBulkAsync(BulkAction action, JobFilter filter, string? operationId = null)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        if (filter.Validate() is { Count: > 0 } errors)
+        {
+            throw new ArgumentException($"The filter is invalid: {string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(" ", e.Value)}"))}", nameof(filter));
+        }
+
+        operationId ??= JobId.New();
+        if (JobId.Validate(operationId) is { } problem)
+        {
+            throw new ArgumentException($"Operation id {problem}", nameof(operationId));
+        }
+
+        return grains.GetGrain<IBulkOperationGrain>(operationId).StartAsync(action, filter);
+    }
+
+    /// <summary>A bulk operation's progress, or null when there is no such operation.</summary>
+    public Task<BulkOperationStatus?> GetBulkAsync(string operationId) =>
+        JobId.Validate(operationId) is null
+            ? grains.GetGrain<IBulkOperationGrain>(operationId).GetAsync()
+            : Task.FromResult<BulkOperationStatus?>(null);
+
     /// <summary>The job types the cluster knows, with their default options.</summary>
     public Task<IReadOnlyList<JobTypeInfo>> GetJobTypesAsync() => grains.GetGrain<IJobTypesGrain>(0).GetJobTypesAsync();
 }

@@ -735,4 +735,7 @@ public static class StorageNames
 
     /// <summary>Grain storage holding recurring schedules (the stock provider: no indexes needed).</summary>
     public const string Schedules = "schedules";
+
+    /// <summary>Grain storage holding bulk operations (<see cref="BulkOperationGrain"/>).</summary>
+    public const string Operations = "operations";
 }
