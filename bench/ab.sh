@@ -28,7 +28,7 @@ while (($#)); do
     -w) workloads="$2"; shift 2 ;;
     --own-harness) overlay=0; shift ;;
     --) shift; bench_args=("$@"); break ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) refs+=("$1"); shift ;;
   esac
 done
