@@ -33,7 +33,7 @@ public sealed record BenchSettings
           --memory-jobs N    jobs for the memory workload (100000)
           --workloads a,b    subset of enqueue,http,drain,latency,retry,memory, or soak (not run unless named)
           --systems a,b      subset of OrleansTasks,Hangfire (profiling one side; ratios need both)
-          soak (OrleansTasks only; --quick: 2000 jobs, retention 5 s, sweep and samples every 1 s):
+          soak (OrleansTasks only; --quick: 1000 jobs, retention 6 s, sweep and samples every 1 s):
           --soak-jobs N      jobs (200000)
           --soak-rate R      enqueues per second, paced (1000)
           --soak-retention S Jobs:Retention:Succeeded in seconds (60)
@@ -52,7 +52,7 @@ public sealed record BenchSettings
                 "--quick" => s with
                 {
                     N = 300, Rounds = 1, LatencySeconds = 1, RetryJobs = 50, MemoryJobs = 1_000, WarmUp = 50,
-                    SoakJobs = 2_000, SoakRetentionSeconds = 5, SoakSweepSeconds = 1, SoakSampleSeconds = 1,
+                    SoakJobs = 1_000, SoakRetentionSeconds = 6, SoakSweepSeconds = 1, SoakSampleSeconds = 1,
                 },
                 "--rounds" => s with { Rounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--n" => s with { N = int.Parse(Next(), CultureInfo.InvariantCulture) },
