@@ -19,14 +19,26 @@ public sealed record BenchSettings
     public string[] Workloads { get; init; } = ["enqueue", "http", "drain", "latency", "retry", "memory"];
     public string[] Systems { get; init; } = ["OrleansTasks", "Hangfire"];
 
+    public int SoakJobs { get; init; } = 200_000;
+    public double SoakRate { get; init; } = 1_000;
+    public double SoakRetentionSeconds { get; init; } = 60;
+    public double SoakSweepSeconds { get; init; } = 1;
+    public double SoakSampleSeconds { get; init; } = 5;
+
     public const string Usage = """
         usage: dotnet run --project bench -c Release -- [options]
           --quick            tiny sizes, one round: proves the harness works (./test.sh runs it)
           --rounds R         alternating rounds per workload (3)
           --n N              jobs for enqueue, http and drain (20000)
           --memory-jobs N    jobs for the memory workload (100000)
-          --workloads a,b    subset of enqueue,http,drain,latency,retry,memory
+          --workloads a,b    subset of enqueue,http,drain,latency,retry,memory, or soak (not run unless named)
           --systems a,b      subset of OrleansTasks,Hangfire (profiling one side; ratios need both)
+          soak (OrleansTasks only; --quick: 1000 jobs, retention 6 s, sweep and samples every 1 s):
+          --soak-jobs N      jobs (200000)
+          --soak-rate R      enqueues per second, paced (1000)
+          --soak-retention S Jobs:Retention:Succeeded in seconds (60)
+          --soak-sweep S     Jobs:Retention:SweepInterval in seconds (1)
+          --soak-sample S    seconds between used_memory samples (5)
         """;
 
     public static BenchSettings Parse(string[] args)
@@ -37,12 +49,21 @@ public sealed record BenchSettings
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException(Usage);
             s = args[i] switch
             {
-                "--quick" => s with { N = 300, Rounds = 1, LatencySeconds = 1, RetryJobs = 50, MemoryJobs = 1_000, WarmUp = 50 },
+                "--quick" => s with
+                {
+                    N = 300, Rounds = 1, LatencySeconds = 1, RetryJobs = 50, MemoryJobs = 1_000, WarmUp = 50,
+                    SoakJobs = 1_000, SoakRetentionSeconds = 6, SoakSweepSeconds = 1, SoakSampleSeconds = 1,
+                },
                 "--rounds" => s with { Rounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--n" => s with { N = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--memory-jobs" => s with { MemoryJobs = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--workloads" => s with { Workloads = Next().Split(',') },
                 "--systems" => s with { Systems = Next().Split(',') },
+                "--soak-jobs" => s with { SoakJobs = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--soak-rate" => s with { SoakRate = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--soak-retention" => s with { SoakRetentionSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--soak-sweep" => s with { SoakSweepSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--soak-sample" => s with { SoakSampleSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
             };
         }
@@ -98,9 +119,10 @@ public static class BenchMain
         var server = admin.GetServers().Single();
         var workloads = new Workloads(server, settings);
         var results = new List<Measurement>();
+        SoakResult? soak = null;
         try
         {
-            foreach (var workload in settings.Workloads.Where(w => w != "memory"))
+            foreach (var workload in settings.Workloads.Where(w => w is not "memory" and not "soak"))
             {
                 for (var round = 1; round <= settings.Rounds; round++)
                 {
@@ -136,6 +158,13 @@ public static class BenchMain
                     Report(results, new Measurement("memory", system, 1, settings.MemoryJobs, await MemoryChild.SpawnAsync(system, settings.MemoryJobs, endpoint)));
                 }
             }
+
+            if (settings.Workloads.Contains("soak"))
+            {
+                await server.FlushAllDatabasesAsync();
+                soak = await new Soak(server, endpoint, settings).RunAsync();
+                Report(results, new Measurement("soak", "OrleansTasks", 1, settings.SoakJobs, soak.Figures));
+            }
         }
         finally
         {
@@ -144,8 +173,17 @@ public static class BenchMain
         }
 
         Console.WriteLine();
-        Console.WriteLine(Table(results));
-        return 0;
+        if (results.Any(r => r.Workload != "soak"))
+        {
+            Console.WriteLine(Table(results.Where(r => r.Workload != "soak").ToList()));
+        }
+
+        if (soak is not null)
+        {
+            Console.WriteLine(soak.Report);
+        }
+
+        return soak is { Passed: false } ? 1 : 0;
     }
 
     private static async Task<ISystemUnderTest> StartAsync(string system, string redis) => system == "OrleansTasks"

@@ -57,17 +57,20 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
 {
     private readonly WebApplication _app;
     private readonly JobClient _jobs;
-    private readonly string _redis;
+    private readonly StackExchange.Redis.ConnectionMultiplexer _observer;
     private readonly string _serviceId;
 
-    private OrleansTasksSystem(WebApplication app, Uri baseAddress, string redis, string serviceId)
+    private OrleansTasksSystem(WebApplication app, Uri baseAddress, StackExchange.Redis.ConnectionMultiplexer observer, string serviceId)
     {
         _app = app;
         BaseAddress = baseAddress;
-        _redis = redis;
+        _observer = observer;
         _serviceId = serviceId;
         _jobs = app.Services.GetRequiredService<JobClient>();
     }
+
+    /// <summary>The silo's services (its <see cref="JobClient"/>, its grain factory).</summary>
+    public IServiceProvider Services => _app.Services;
 
     public string Name => "OrleansTasks";
 
@@ -75,7 +78,9 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
 
     public string HttpBody => """{"type":"bench_noop","payload":{"enqueuedAt":0}}""";
 
-    public static async Task<OrleansTasksSystem> StartAsync(string redis)
+    /// <param name="redis">The Redis endpoint.</param>
+    /// <param name="settings">Configuration on top of the bench's (e.g. <c>Jobs:Retention:*</c>); null for none.</param>
+    public static async Task<OrleansTasksSystem> StartAsync(string redis, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var (builder, baseAddress) = Ports.NewHost();
         var id = $"bench-{Guid.NewGuid():N}";
@@ -89,6 +94,11 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
             ["Orleans:Endpoints:AdvertisedIPAddress"] = "127.0.0.1",
             ["Jobs:MaxConcurrency"] = "20",
         });
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
         builder.UseOrleans(silo => silo.AddClustering(builder.Configuration).AddJobProviders(redis));
         builder.Services.AddOrleansTasks(jobs => jobs.AddBenchJobs());
         builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
@@ -96,7 +106,10 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
         var app = builder.Build();
         app.MapJobsApi();
         await app.StartAsync();
-        return new OrleansTasksSystem(app, baseAddress, redis, id);
+
+        // The bench's own connection, named so that Redis accounting leaves its polling out.
+        var observer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"{redis},name={RedisAccounting.ObserverName}");
+        return new OrleansTasksSystem(app, baseAddress, observer, id);
     }
 
     public async Task EnqueueNoopAsync(long enqueuedAt) => Check(await _jobs.EnqueueAsync(new BenchNoop(enqueuedAt)));
@@ -104,9 +117,8 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
     /// <summary>A job is done with all its bookkeeping once its wake-up reminder is gone.</summary>
     public async Task WaitIdleAsync()
     {
-        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis);
         // Every job's wake-up is gone (the retention sweeper's own reminder stays)...
-        while ((await redis.GetDatabase().SortedSetRangeByRankAsync($"{_serviceId}/reminders")).Any(r => r.ToString().Contains("job/", StringComparison.Ordinal)))
+        while ((await _observer.GetDatabase().SortedSetRangeByRankAsync($"{_serviceId}/reminders")).Any(r => r.ToString().Contains("job/", StringComparison.Ordinal)))
         {
             await Task.Delay(50);
         }
@@ -125,6 +137,7 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await _observer.DisposeAsync();
     }
 
     private static void Check(EnqueueResult result)

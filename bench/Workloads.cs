@@ -13,6 +13,9 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
 {
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(10);
 
+    /// <summary>Jobs in the drain workload's batch watched through MONITOR (at most N).</summary>
+    private const int AccountingJobs = 2000;
+
     public async Task<Dictionary<string, double>> EnqueueAsync(ISystemUnderTest sut)
     {
         var n = settings.N;
@@ -52,23 +55,38 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
     public async Task<Dictionary<string, double>> DrainAsync(ISystemUnderTest sut)
     {
         var n = settings.N;
-        var commandsBefore = await RedisCommandsAsync();
+        var commandsBefore = await RedisCommandsAsync(redis);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         await Producers(n, 8, _ => sut.EnqueueNoopAsync(0));
         await WaitDoneAsync(n);
         var seconds = watch.Elapsed.TotalSeconds;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-        var commandsAfter = await RedisCommandsAsync();
+        var commandsAfter = await RedisCommandsAsync(redis);
         var commands = commandsAfter.Values.Sum() - commandsBefore.Values.Sum();
-        Console.Error.WriteLine($"[bench] drain {sut.Name}: Redis commands per job: " + string.Join(", ", commandsAfter
-            .Select(c => (c.Key, PerJob: (c.Value - commandsBefore.GetValueOrDefault(c.Key)) / (double)n))
-            .Where(c => c.PerJob >= 0.01).OrderByDescending(c => c.PerJob).Select(c => $"{c.Key} {c.PerJob:0.##}")));
+        Console.Error.WriteLine($"[bench] drain {sut.Name}: Redis commands per job (INFO commandstats: sent and run inside scripts): " + RedisTally.Describe(
+            commandsAfter.ToDictionary(c => c.Key, c => c.Value - commandsBefore.GetValueOrDefault(c.Key)), n));
+
+        // Round trips apart from commands run inside scripts: a further batch, watched through MONITOR (which slows
+        // Redis, so never the timed one), once the timed batch's bookkeeping is over.
+        await sut.WaitIdleAsync();
+        var batch = Math.Min(n, AccountingJobs);
+        Probe.Reset();
+        await using var accounting = await RedisAccounting.StartAsync(redis.EndPoint);
+        await Producers(batch, 8, _ => sut.EnqueueNoopAsync(0));
+        await WaitDoneAsync(batch);
+        await sut.WaitIdleAsync();
+        var tally = await accounting.StopAsync();
+        Console.Error.WriteLine($"[bench] drain {sut.Name}: {batch} jobs under MONITOR, per job: sent {tally.SentTotal / (double)batch:0.##} ({RedisTally.Describe(tally.Sent, batch)}); " +
+            $"inside scripts {tally.InScriptsTotal / (double)batch:0.##} ({RedisTally.Describe(tally.InScripts, batch)}); " +
+            $"not counted: {tally.Bench} from the bench's own connections, {tally.NotMonitored} counted by INFO commandstats but not shown by MONITOR");
         return new()
         {
             ["jobsPerSecond"] = n / seconds,
             ["cpuMsPerJob"] = cpu.TotalMilliseconds / n,
             ["redisCommandsPerJob"] = (double)commands / n,
+            ["roundTripsPerJob"] = tally.SentTotal / (double)batch,
+            ["scriptCommandsPerJob"] = tally.InScriptsTotal / (double)batch,
         };
     }
 
@@ -143,8 +161,8 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
         }
     }
 
-    /// <summary>Calls so far per Redis command (<c>INFO commandstats</c>).</summary>
-    public async Task<Dictionary<string, long>> RedisCommandsAsync()
+    /// <summary>Calls so far per Redis command (<c>INFO commandstats</c>: commands run inside scripts included).</summary>
+    public static async Task<Dictionary<string, long>> RedisCommandsAsync(IServer redis)
     {
         var stats = await redis.InfoAsync("commandstats");
         return stats.SelectMany(g => g)

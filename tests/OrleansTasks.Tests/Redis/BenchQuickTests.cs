@@ -3,7 +3,7 @@ using OrleansTasks.Tests.Infrastructure;
 
 namespace OrleansTasks.Tests.Redis;
 
-/// <summary>The benchmark's quick mode: proves the harness runs both systems end to end. Asserts nothing about speed.</summary>
+/// <summary>The benchmark's quick mode: proves the harness runs both systems end to end, and the soak end to end. Asserts nothing about speed.</summary>
 public sealed class BenchQuickTests
 {
     [Fact]
@@ -25,5 +25,31 @@ public sealed class BenchQuickTests
 
         Assert.Contains(lines, l => l.StartsWith("| workload | figure | OrleansTasks | Hangfire | ratio", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("| drain | jobsPerSecond |", StringComparison.Ordinal));
+
+        // Round trips and commands inside scripts are counted apart: OrleansTasks' job writes are scripts.
+        var drain = runs.Single(r => r["workload"]!.GetValue<string>() == "drain" && r["system"]!.GetValue<string>() == "OrleansTasks");
+        Assert.InRange(drain["roundTripsPerJob"]!.GetValue<double>(), 1, 50);
+        Assert.InRange(drain["scriptCommandsPerJob"]!.GetValue<double>(), 1, 100);
+        Assert.True(drain["redisCommandsPerJob"]!.GetValue<double>() > drain["roundTripsPerJob"]!.GetValue<double>(), drain.ToJsonString());
+    }
+
+    [Fact]
+    public async Task QuickSoakPrintsTheMemoryCurveAndPassesWithEveryJobSucceededAndRemovedByRetention()
+    {
+        var (exitCode, stdout, stderr) = await RepoTool.RunAsync("bench", "OrleansTasks.Bench", TimeSpan.FromMinutes(3), "--quick", "--workloads", "soak");
+        Assert.True(exitCode == 0, $"bench failed:\n{stdout}\n{stderr}");
+
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var run = Assert.Single(lines.Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()));
+        Assert.Equal("soak", run["workload"]!.GetValue<string>());
+        Assert.Equal("OrleansTasks", run["system"]!.GetValue<string>());
+        Assert.Equal(1, run["passed"]!.GetValue<double>());
+        Assert.Equal(1000, run["succeeded"]!.GetValue<double>());
+        Assert.Equal(0, run["storedAtEnd"]!.GetValue<double>());
+        Assert.True(run["samples"]!.GetValue<double>() >= 5, run.ToJsonString());
+        Assert.Contains("Hangfire is not part of this workload", stdout, StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.StartsWith("| t (s) | used_memory (MB) | enqueued | finished | stored |", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("first sample after one retention period", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l == "SOAK PASS");
     }
 }
