@@ -243,7 +243,7 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
         return Db.ScriptEvaluateAsync(RedisJobScripts.Write, [keys.Job(id)],
         [
             expectedEtag, newEtag, data, keys.Prefix(JobKeys.PartitionOf(id)), id, entry.StatusName, entry.Type, entry.CreatedMs,
-            entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? string.Empty, entry.SummaryJson,
+            entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? string.Empty, entry.SummaryJson, "1",
         ]);
     }
 

@@ -24,9 +24,10 @@ internal static class RedisJobScripts
 
     /// <summary>
     /// KEYS[1] job key. ARGV: 1 expected etag ('' for none), 2 new etag, 3 state, 4 partition prefix, 5 id,
-    /// 6 status, 7 type, 8 created ms, 9 expiry ms or '', 10 summary. Returns -1 on an etag mismatch, else 0.
+    /// 6 status, 7 type, 8 created ms, 9 expiry ms or '', 10 summary, 11 '1' to rewrite every index entry (reindex;
+    /// a plain write moves only what its change moves). Returns -1 on an etag mismatch, else 0.
     /// </summary>
-    public const string Write = Unindex +
+    public const string Write =
         """
         local key, p, id = KEYS[1], ARGV[4], ARGV[5]
         local cur = redis.call('HMGET', key, 'etag', 's', 't', 'x')
@@ -36,17 +37,34 @@ internal static class RedisJobScripts
         elseif ARGV[1] ~= '' then
           return -1
         end
-        if cur[2] ~= ARGV[6] or cur[3] ~= ARGV[7] or cur[4] then unindex(p, id, cur[2], cur[3]) end
-        redis.call('ZADD', p .. 'all', ARGV[8], id)
-        redis.call('ZADD', p .. 't/' .. ARGV[7], ARGV[8], id)
-        redis.call('ZADD', p .. 's/' .. ARGV[6], ARGV[8], id)
-        redis.call('ZADD', p .. 'st/' .. ARGV[6] .. '/' .. ARGV[7], ARGV[8], id)
+        local s, t, c, all = ARGV[6], ARGV[7], ARGV[8], ARGV[11] == '1'
+        if all or not cur[2] or cur[3] ~= t then
+          -- New (or stored without index fields, or its type changed): every entry.
+          if cur[2] then
+            redis.call('ZREM', p .. 's/' .. cur[2], id)
+            redis.call('ZREM', p .. 'st/' .. cur[2] .. '/' .. cur[3], id)
+            redis.call('ZREM', p .. 't/' .. cur[3], id)
+          end
+          redis.call('ZADD', p .. 'all', c, id)
+          redis.call('ZADD', p .. 't/' .. t, c, id)
+          redis.call('ZADD', p .. 's/' .. s, c, id)
+          redis.call('ZADD', p .. 'st/' .. s .. '/' .. t, c, id)
+        elseif cur[2] ~= s then
+          -- The usual write: only the status moves (creation time and type never change).
+          redis.call('ZREM', p .. 's/' .. cur[2], id)
+          redis.call('ZREM', p .. 'st/' .. cur[2] .. '/' .. t, id)
+          redis.call('ZADD', p .. 's/' .. s, c, id)
+          redis.call('ZADD', p .. 'st/' .. s .. '/' .. t, c, id)
+        end
         if ARGV[9] ~= '' then
-          redis.call('ZADD', p .. 'exp', ARGV[9], id)
-          redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', ARGV[6], 't', ARGV[7], 'c', ARGV[8], 'm', ARGV[10], 'x', ARGV[9])
+          if all or cur[4] ~= ARGV[9] then redis.call('ZADD', p .. 'exp', ARGV[9], id) end
+          redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', s, 't', t, 'c', c, 'm', ARGV[10], 'x', ARGV[9])
         else
-          redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', ARGV[6], 't', ARGV[7], 'c', ARGV[8], 'm', ARGV[10])
-          if cur[4] then redis.call('HDEL', key, 'x') end
+          if all or cur[4] then
+            redis.call('ZREM', p .. 'exp', id)
+            redis.call('HDEL', key, 'x')
+          end
+          redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', s, 't', t, 'c', c, 'm', ARGV[10])
         end
         return 0
         """;

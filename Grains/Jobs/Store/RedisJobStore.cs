@@ -93,7 +93,7 @@ public sealed partial class RedisJobStore(
         [
             grainState.ETag ?? string.Empty, etag, serializer.Serialize(state).ToMemory(), Keys.Prefix(JobKeys.PartitionOf(id)), id,
             entry.StatusName, entry.Type, entry.CreatedMs, entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? string.Empty,
-            entry.SummaryJson,
+            entry.SummaryJson, "0",
         ]);
         if ((int)result == -1)
         {
