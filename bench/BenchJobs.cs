@@ -18,6 +18,9 @@ public static class Probe
     /// <summary>Actual minus planned retry start, in milliseconds.</summary>
     public static ConcurrentQueue<double> RetryErrorMs { get; } = new();
 
+    /// <summary>Schedule occurrence's planned instant → its job's handler start, in milliseconds.</summary>
+    public static ConcurrentQueue<double> ScheduleLagMs { get; } = new();
+
     /// <summary>Hangfire has no planned-start field: its fail-once job remembers when it failed.</summary>
     public static ConcurrentDictionary<string, long> FailedAt { get; } = new();
 
@@ -27,6 +30,7 @@ public static class Probe
         PickupMs.Clear();
         RetryErrorMs.Clear();
         FailedAt.Clear();
+        ScheduleLagMs.Clear();
     }
 
     public static void Picked(long enqueuedAt)
@@ -75,10 +79,30 @@ public sealed class BenchFailOnceHandler : IJobHandler<BenchFailOnce, bool>
     }
 }
 
+/// <summary>The job of a schedule occurrence: measures how late it starts against the instant its id names.</summary>
+[JobType("bench_schedule_probe")]
+public sealed record BenchScheduleProbe(string Tag);
+
+public sealed class BenchScheduleProbeHandler : IJobHandler<BenchScheduleProbe, bool>
+{
+    public Task<bool> HandleAsync(BenchScheduleProbe payload, JobContext context, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+
+        // {scheduleId}:{yyyyMMddTHHmmssZ}
+        var instant = DateTimeOffset.ParseExact(context.JobId[(context.JobId.LastIndexOf(':') + 1)..], "yyyyMMdd'T'HHmmss'Z'",
+            System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal);
+        Probe.ScheduleLagMs.Enqueue((now - instant).TotalMilliseconds);
+        Probe.Finished();
+        return Task.FromResult(true);
+    }
+}
+
 public static class BenchJobRegistration
 {
     public static JobTypeRegistryBuilder AddBenchJobs(this JobTypeRegistryBuilder jobs) => jobs
         .Add<BenchNoopHandler>()
+        .Add<BenchScheduleProbeHandler>()
         .Add<BenchFailOnceHandler>(o =>
         {
             // A 1 s retry, as Hangfire's DelaysInSeconds = { 1 }.

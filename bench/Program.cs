@@ -25,6 +25,9 @@ public sealed record BenchSettings
     public double SoakSweepSeconds { get; init; } = 1;
     public double SoakSampleSeconds { get; init; } = 5;
 
+    public int ScheduleCount { get; init; } = 10;
+    public double ScheduleSeconds { get; init; } = 30;
+
     public const string Usage = """
         usage: dotnet run --project bench -c Release -- [options]
           --quick            tiny sizes, one round: proves the harness works (./test.sh runs it)
@@ -39,6 +42,9 @@ public sealed record BenchSettings
           --soak-retention S Jobs:Retention:Succeeded in seconds (60)
           --soak-sweep S     Jobs:Retention:SweepInterval in seconds (1)
           --soak-sample S    seconds between used_memory samples (5)
+          schedule (OrleansTasks only, not run unless named; --quick: 3 schedules for 4 s):
+          --schedules N      schedules firing every second (10)
+          --schedule-seconds S  how long they run (30)
         """;
 
     public static BenchSettings Parse(string[] args)
@@ -53,6 +59,7 @@ public sealed record BenchSettings
                 {
                     N = 300, Rounds = 1, LatencySeconds = 1, RetryJobs = 50, MemoryJobs = 1_000, WarmUp = 50,
                     SoakJobs = 1_000, SoakRetentionSeconds = 6, SoakSweepSeconds = 1, SoakSampleSeconds = 1,
+                    ScheduleCount = 3, ScheduleSeconds = 4,
                 },
                 "--rounds" => s with { Rounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--n" => s with { N = int.Parse(Next(), CultureInfo.InvariantCulture) },
@@ -63,6 +70,8 @@ public sealed record BenchSettings
                 "--soak-rate" => s with { SoakRate = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--soak-retention" => s with { SoakRetentionSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--soak-sweep" => s with { SoakSweepSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--schedules" => s with { ScheduleCount = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--schedule-seconds" => s with { ScheduleSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--soak-sample" => s with { SoakSampleSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
             };
@@ -122,7 +131,7 @@ public static class BenchMain
         SoakResult? soak = null;
         try
         {
-            foreach (var workload in settings.Workloads.Where(w => w is not "memory" and not "soak"))
+            foreach (var workload in settings.Workloads.Where(w => w is not "memory" and not "soak" and not "schedule"))
             {
                 for (var round = 1; round <= settings.Rounds; round++)
                 {
@@ -157,6 +166,13 @@ public static class BenchMain
                     await server.FlushAllDatabasesAsync();
                     Report(results, new Measurement("memory", system, 1, settings.MemoryJobs, await MemoryChild.SpawnAsync(system, settings.MemoryJobs, endpoint)));
                 }
+            }
+
+            if (settings.Workloads.Contains("schedule"))
+            {
+                await server.FlushAllDatabasesAsync();
+                Report(results, new Measurement("schedule", "OrleansTasks", 1, settings.ScheduleCount,
+                    await ScheduleWorkload.RunAsync(endpoint, settings.ScheduleCount, TimeSpan.FromSeconds(settings.ScheduleSeconds))));
             }
 
             if (settings.Workloads.Contains("soak"))

@@ -52,4 +52,20 @@ public sealed class BenchQuickTests
         Assert.Contains(lines, l => l.Contains("first sample after one retention period", StringComparison.Ordinal));
         Assert.Contains(lines, l => l == "SOAK PASS");
     }
+
+    [Fact]
+    public async Task QuickScheduleWorkloadMeasuresOccurrencesAndNoneStartsBeforeItsInstant()
+    {
+        var (exitCode, stdout, stderr) = await RepoTool.RunAsync("bench", "OrleansTasks.Bench", TimeSpan.FromMinutes(3), "--quick", "--workloads", "schedule");
+        Assert.True(exitCode == 0, $"bench failed:\n{stdout}\n{stderr}");
+        var run = Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()));
+        Assert.Equal("schedule", run["workload"]!.GetValue<string>());
+
+        // 3 schedules firing every second for 4 s; a busy machine may lose a little at the edges, never all.
+        Assert.True(run["occurrences"]!.GetValue<double>() >= 6, run.ToJsonString());
+
+        // Never early: an occurrence's job never starts before the instant it is named after.
+        Assert.True(run["earliestMs"]!.GetValue<double>() >= 0, run.ToJsonString());
+        Assert.True(run["lagP99Ms"]!.GetValue<double>() >= run["lagP50Ms"]!.GetValue<double>(), run.ToJsonString());
+    }
 }
