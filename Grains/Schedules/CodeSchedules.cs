@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using OrleansTasks.Infrastructure;
 
 namespace OrleansTasks.Schedules;
 
@@ -35,23 +36,8 @@ public sealed partial class CodeScheduleStarter(CodeSchedules schedules, IGrainF
     {
         foreach (var (id, definition, hash) in schedules.All)
         {
-            _ = Task.Run(async () =>
-            {
-                for (var attempt = 1; !_stopping.IsCancellationRequested; attempt++)
-                {
-                    try
-                    {
-                        var result = await grains.GetGrain<IScheduleGrain>(id).UpsertFromCodeAsync(definition, hash);
-                        LogApplied(id, result.Outcome);
-                        return;
-                    }
-                    catch (Exception ex) when (!_stopping.IsCancellationRequested)
-                    {
-                        LogFailed(ex, id, attempt);
-                        await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, attempt)), _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                    }
-                }
-            }, CancellationToken.None);
+            BackgroundRetry.Run(async () => LogApplied(id, (await grains.GetGrain<IScheduleGrain>(id).UpsertFromCodeAsync(definition, hash)).Outcome),
+                (ex, attempt) => LogFailed(ex, id, attempt), _stopping.Token);
         }
 
         return Task.CompletedTask;

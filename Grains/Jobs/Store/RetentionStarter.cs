@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using OrleansTasks.Infrastructure;
 
 namespace OrleansTasks.Jobs;
 
@@ -15,22 +16,7 @@ public sealed partial class RetentionStarter(IGrainFactory grains, ILogger<Reten
 
     private Task OnStart(CancellationToken cancellationToken)
     {
-        _ = Task.Run(async () =>
-        {
-            for (var attempt = 1; !_stopping.IsCancellationRequested; attempt++)
-            {
-                try
-                {
-                    await grains.GetGrain<IRetentionSweeperGrain>(0).StartAsync();
-                    return;
-                }
-                catch (Exception ex) when (!_stopping.IsCancellationRequested)
-                {
-                    LogStartFailed(ex, attempt);
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, attempt)), _stopping.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                }
-            }
-        }, CancellationToken.None);
+        BackgroundRetry.Run(() => grains.GetGrain<IRetentionSweeperGrain>(0).StartAsync(), (ex, attempt) => LogStartFailed(ex, attempt), _stopping.Token);
         return Task.CompletedTask;
     }
 
