@@ -80,8 +80,11 @@ public sealed class ScheduleDurabilityTests(RedisFixture redis)
             var after = await Poll.UntilAsync(async () => (await OccurrencesAsync(client, id)).Where(o => o > crashedAt).ToList(),
                 o => o.Count >= 4, TimeSpan.FromSeconds(90), "four occurrences after the crash");
 
-            // On time again, not just a catch-up per recovery tick (2 s apart): the timer is back.
+            // On time again, not just what each recovery tick (2 s apart) finds missed: the survivor's timer is back.
             AssertContiguous(after[^3..], TimeSpan.FromSeconds(1), "after the failover");
+            var latest = (await client.Schedules.GetAsync(id))!.RecentRuns.Take(3).ToList();
+            Assert.True(latest.All(r => r is { Kind: "scheduled", JobId: not null }),
+                $"not fired on time after the failover: {string.Join(", ", latest.Select(r => $"{r.Occurrence:HH:mm:ss} {r.Kind}"))}");
             foreach (var occurrence in after)
             {
                 var jobId = ScheduleId.JobIdFor(id, occurrence);
