@@ -139,6 +139,9 @@ public sealed class RedisClient : IAsyncDisposable
 
     public Schedules.ScheduleClient Schedules => _host.Services.GetRequiredService<Schedules.ScheduleClient>();
 
+    /// <summary>The client's grain factory, for what the typed clients do not cover (e.g. the management grain).</summary>
+    public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
+
     public static async Task<RedisClient> StartAsync(RedisServer redis, ClusterIdentity identity)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
