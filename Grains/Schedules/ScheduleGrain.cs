@@ -59,6 +59,9 @@ public sealed partial class ScheduleGrain(
     private IGrainTimer? _timer;
     private ScheduleSpec? _spec;
 
+    // Set when firing failed part-way: storage may hold less than memory, so it is read again first.
+    private bool _stale;
+
     private string Id => this.GetPrimaryKeyString();
 
     private ScheduleState? Live => schedule.RecordExists && !schedule.State.Deleted ? schedule.State : null;
@@ -199,7 +202,36 @@ public sealed partial class ScheduleGrain(
             return;
         }
 
-        await FireDueAsync();
+        await FireSafelyAsync();
+        if (Live is { Buffered: null } state && Spec().Next(Max(state.LastOccurrence, state.CreatedAt)!.Value) is null)
+        {
+            // Past endAt with nothing waiting: no tick will ever find work again.
+            await DisarmAsync();
+        }
+    }
+
+    /// <summary>Fires what is due; a failure is logged and leaves the state to be read again before the next try.</summary>
+    private async Task<bool> FireSafelyAsync()
+    {
+        try
+        {
+            if (_stale)
+            {
+                await schedule.ReadStateAsync();
+                _spec = null;
+                _stale = false;
+            }
+
+            await FireDueAsync();
+            return true;
+        }
+        catch (Exception ex)
+        {
+            // Memory may be ahead of storage now; occurrence job ids keep a retry from making a second job.
+            _stale = true;
+            LogFireFailed(ex, Id);
+            return false;
+        }
     }
 
     private async Task<ScheduleResult> ApplyDefinitionAsync(ScheduleDefinition definition, string? codeHash)
@@ -232,11 +264,9 @@ public sealed partial class ScheduleGrain(
                 CreatedAt = now,
                 UpdatedAt = now,
                 LastOccurrence = now,
+                // A code-declared schedule deleted and re-created keeps its code hash (so start-ups do not undo an API
+                // change), and starts afresh otherwise: not paused.
                 CodeHash = codeHash ?? (schedule.RecordExists ? schedule.State.CodeHash : null),
-
-                // A code schedule re-created after its definition changed keeps a pause set through the API.
-                Paused = schedule.RecordExists && schedule.State.Paused,
-                Note = schedule.RecordExists ? schedule.State.Note : null,
             }
             : existing with { Definition = definition, UpdatedAt = now, CodeHash = codeHash ?? existing.CodeHash, Deleted = false };
         await schedule.WriteStateAsync();
@@ -402,7 +432,7 @@ public sealed partial class ScheduleGrain(
         && !job.Status.IsTerminal();
 
     /// <summary>A one-shot timer for the next instant to look at: the next occurrence, or soon while one is buffered.</summary>
-    private void Arm()
+    private void Arm(TimeSpan minimumWait = default)
     {
         _timer?.Dispose();
         _timer = null;
@@ -418,18 +448,19 @@ public sealed partial class ScheduleGrain(
             return;
         }
 
-        var wait = state.Buffered is not null ? TimeSpan.FromSeconds(1) : next!.Value - now;
-        wait = wait < TimeSpan.Zero ? TimeSpan.Zero : wait > LongestWait ? LongestWait : wait;
+        var wait = next is { } n ? n - now : LongestWait;
+        if (state.Buffered is not null && wait > TimeSpan.FromSeconds(1))
+        {
+            // Look again soon for the job the buffered occurrence waits for.
+            wait = TimeSpan.FromSeconds(1);
+        }
+
+        wait = wait < minimumWait ? minimumWait : wait > LongestWait ? LongestWait : wait;
         _timer = this.RegisterGrainTimer(async () =>
         {
-            try
-            {
-                await FireDueAsync();
-            }
-            finally
-            {
-                Arm();
-            }
+            // After a failure (storage down) the next try waits a second rather than spinning.
+            var fired = await FireSafelyAsync();
+            Arm(fired ? TimeSpan.Zero : TimeSpan.FromSeconds(1));
         }, new GrainTimerCreationOptions(wait, Timeout.InfiniteTimeSpan) { KeepAlive = true, Interleave = false });
     }
 
@@ -516,6 +547,9 @@ public sealed partial class ScheduleGrain(
 
     [LoggerMessage(805, LogLevel.Information, "Schedule {ScheduleId} deleted")]
     private partial void LogDeleted(string scheduleId);
+
+    [LoggerMessage(807, LogLevel.Warning, "Schedule {ScheduleId} could not fire what is due; retrying")]
+    private partial void LogFireFailed(Exception exception, string scheduleId);
 
     [LoggerMessage(806, LogLevel.Error, "Schedule {ScheduleId} declared in code is invalid and was not applied: {Errors}")]
     private partial void LogInvalidCodeSchedule(string scheduleId, string errors);
