@@ -1,6 +1,8 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Reminders;
 using OrleansTasks.Jobs;
 using OrleansTasks.Schedules;
 using OrleansTasks.Tests.Infrastructure;
@@ -460,5 +462,57 @@ public sealed class ScheduleDurabilityTests(RedisFixture redis)
 
             await silo.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task DaylightSavingChangesInParisFireAsDocumentedUnderAFakeClock()
+    {
+        static DateTimeOffset Utc(int month, int day, int hour, int minute) => new(2026, month, day, hour, minute, 0, TimeSpan.Zero);
+        static ScheduleDefinition Paris(string cron) => new()
+        {
+            Type = "test_echo",
+            PayloadJson = """{"value":"dst"}""",
+            Cron = cron,
+            TimeZone = "Europe/Paris",
+            Overlap = OverlapPolicy.Allow,
+            Misfire = MisfirePolicy.RunAll,
+            CatchUpWindow = TimeSpan.FromHours(3),
+        };
+
+        // The schedules' and the reminders' clock: one fake clock moved by the test (the jobs run on it too).
+        var clock = new FakeTimeProvider(Utc(3, 29, 0, 20));
+        var identity = ClusterIdentity.New();
+        await using var silo = await RedisSilo.StartAsync(redis.Server, identity, services: services =>
+        {
+            services.AddKeyedSingleton<TimeProvider>(JobClock.Key, clock);
+            services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, clock);
+        });
+        await using var client = await RedisClient.StartAsync(redis.Server, identity);
+
+        async Task<List<DateTimeOffset>> FiredAfterAsync(string id, int atLeast) => await Poll.UntilAsync(async () =>
+        {
+            // Each look moves the clock a little, so the schedules' reminder ticks come due.
+            clock.Advance(TimeSpan.FromSeconds(1));
+            return await OccurrencesAsync(client, id);
+        }, o => o.Count >= atLeast, Generous, $"{id} to fire");
+
+        // Spring, 2026-03-29: 02:00 local jumps to 03:00 (01:00 UTC). 02:30 does not exist: it fires once, at 03:00.
+        var spring = NewId("spring");
+        var created = await client.Schedules.UpsertAsync(spring, Paris("30 2 * * *"));
+        Assert.Equal(Utc(3, 29, 1, 0), created.Snapshot!.NextRuns[0]);
+        clock.Advance(TimeSpan.FromMinutes(50));
+        Assert.Equal([Utc(3, 29, 1, 0)], await FiredAfterAsync(spring, 1));
+        Assert.True(await client.Schedules.DeleteAsync(spring));
+
+        // Autumn, 2026-10-25: 03:00 local goes back to 02:00 (01:00 UTC); 02:00-03:00 happens twice. A fixed time
+        // fires once (its first instance); an interval-like cron fires in both hours.
+        clock.SetUtcNow(Utc(10, 25, 0, 20));
+        var daily = NewId("autumn-daily");
+        var halfHourly = NewId("autumn-half");
+        await client.Schedules.UpsertAsync(daily, Paris("30 2 * * *"));
+        await client.Schedules.UpsertAsync(halfHourly, Paris("*/30 2 * * *"));
+        clock.Advance(TimeSpan.FromMinutes(85));
+        Assert.Equal([Utc(10, 25, 0, 30), Utc(10, 25, 1, 0), Utc(10, 25, 1, 30)], await FiredAfterAsync(halfHourly, 3));
+        Assert.Equal([Utc(10, 25, 0, 30)], await FiredAfterAsync(daily, 1));
     }
 }
