@@ -31,10 +31,21 @@ public sealed class JobKeys
     public static int PartitionOf(string id)
     {
         ArgumentNullException.ThrowIfNull(id);
+        // Ids are ASCII (JobId.Validate), so their chars are their UTF-8 bytes; anything else is hashed as UTF-8.
         var hash = 2166136261u;
-        foreach (var b in Encoding.UTF8.GetBytes(id))
+        if (System.Text.Ascii.IsValid(id))
         {
-            hash = unchecked((hash ^ b) * 16777619u);
+            foreach (var c in id)
+            {
+                hash = unchecked((hash ^ (byte)c) * 16777619u);
+            }
+        }
+        else
+        {
+            foreach (var b in Encoding.UTF8.GetBytes(id))
+            {
+                hash = unchecked((hash ^ b) * 16777619u);
+            }
         }
 
         return (int)(hash % Partitions);

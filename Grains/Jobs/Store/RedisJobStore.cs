@@ -74,7 +74,7 @@ public sealed partial class RedisJobStore(
         }
 
         grainState.ETag = fields[0];
-        grainState.State = serializer.Deserialize<T>(new BinaryData((byte[])fields[1]!));
+        grainState.State = serializer.Deserialize<T>(new BinaryData((ReadOnlyMemory<byte>)fields[1]));
         grainState.RecordExists = true;
     }
 
@@ -89,9 +89,10 @@ public sealed partial class RedisJobStore(
         var id = grainId.Key.ToString()!;
         var entry = JobIndexEntry.Of(id, state, retention.ExpiresAt(state));
         var etag = Guid.NewGuid().ToString("N");
-        var result = await Db.ScriptEvaluateAsync(RedisJobScripts.Write, [Keys.Job(id)],
+        var prefix = Keys.Prefix(JobKeys.PartitionOf(id));
+        var result = await Db.ScriptEvaluateAsync(RedisJobScripts.Write, [prefix + "job/" + id],
         [
-            grainState.ETag ?? string.Empty, etag, serializer.Serialize(state).ToMemory(), Keys.Prefix(JobKeys.PartitionOf(id)), id,
+            grainState.ETag ?? string.Empty, etag, serializer.Serialize(state).ToMemory(), prefix, id,
             entry.StatusName, entry.Type, entry.CreatedMs, entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? string.Empty,
             entry.SummaryJson, "0",
         ]);
@@ -108,8 +109,8 @@ public sealed partial class RedisJobStore(
     {
         ArgumentNullException.ThrowIfNull(grainState);
         var id = grainId.Key.ToString()!;
-        var result = await Db.ScriptEvaluateAsync(RedisJobScripts.Delete, [Keys.Job(id)],
-            [grainState.ETag ?? "*", Keys.Prefix(JobKeys.PartitionOf(id)), id]);
+        var prefix = Keys.Prefix(JobKeys.PartitionOf(id));
+        var result = await Db.ScriptEvaluateAsync(RedisJobScripts.Delete, [prefix + "job/" + id], [grainState.ETag ?? "*", prefix, id]);
         if ((int)result == -1)
         {
             throw new InconsistentStateException($"Job '{id}' was changed in storage by someone else (etag {grainState.ETag}).");
