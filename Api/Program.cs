@@ -6,6 +6,12 @@ using OrleansTasks.Api.Jobs;
 using OrleansTasks.Api.Schedules;
 using Scalar.AspNetCore;
 
+if (ApiKeysCommand.Handles(args))
+{
+    // Makes a key and exits: it must work where no cluster is configured, so no host is built.
+    return ApiKeysCommand.Run(args, Console.Out, Console.Error);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 if (string.IsNullOrEmpty(builder.Configuration["urls"]))
 {
@@ -17,6 +23,7 @@ builder.AddOrleansTasksClient();
 builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName)
     .Validate(o => o.MaxRequestBytes > 0, "Api:MaxRequestBytes must be positive.")
     .ValidateOnStart();
+builder.AddApiSecurity();
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 
@@ -28,6 +35,7 @@ builder.Services.AddOpenApi();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseApiSecurity();
 app.Use(async (context, next) =>
 {
     var limit = context.RequestServices.GetRequiredService<IOptions<ApiOptions>>().Value.MaxRequestBytes;
@@ -44,8 +52,8 @@ app.Use(async (context, next) =>
     await next(context);
 });
 
-app.MapOpenApi();
-app.MapScalarApiReference("/docs");
+app.MapOpenApi().RequireAuthorization(ApiScopes.Read);
+app.MapScalarApiReference("/docs").RequireAuthorization(ApiScopes.Read);
 app.MapJobsApi();
 app.MapJobQueriesApi();
 app.MapSchedulesApi();
@@ -53,6 +61,7 @@ app.MapBulkApi();
 app.MapExamplesApi();
 app.MapHealthApi();
 app.Run();
+return 0;
 
 /// <summary>The API's entry point; public so in-process tests can host it.</summary>
 public partial class Program;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Api.Jobs;
 using OrleansTasks.Examples;
 using OrleansTasks.Jobs;
@@ -28,7 +29,8 @@ public static class ExamplesApi
 {
     public static IEndpointRouteBuilder MapExamplesApi(this IEndpointRouteBuilder app)
     {
-        var examples = app.MapGroup("/").WithTags("Examples");
+        // Their answers ({ message, jobId }) carry no job data, so a write-only caller may have them whole.
+        var examples = app.MapGroup("/").WithTags("Examples").RequireAuthorization(ApiScopes.Write);
         examples.MapPost("/signup", SignupAsync).WithName("Signup").WithSummary("Sign up; sends a welcome e-mail in the background")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         examples.MapPost("/create_report", CreateReportAsync).WithName("CreateReport").WithSummary("Generate a report in the background")

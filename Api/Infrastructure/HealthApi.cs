@@ -15,7 +15,8 @@ public static partial class HealthApi
 
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
-        var health = app.MapGroup("/health").WithTags("Health");
+        // Probes come from orchestrators that hold no key; they reveal nothing beyond up or not.
+        var health = app.MapGroup("/health").WithTags("Health").AllowAnonymous();
         health.MapGet("/live", () => TypedResults.Ok(new HealthResponse("live"))).WithName("Live").WithSummary("The API process is up");
         health.MapGet("/ready", ReadyAsync).WithName("Ready").WithSummary("The job cluster and its storage answer through this API")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Api.Jobs;
@@ -67,10 +68,12 @@ public static class BulkApi
             .WithSummary("Cancel, requeue or delete every job a filter matches")
             .WithDescription("202 with the operation and its Location; it runs in the background over the jobs that exist now. With dryRun: 200 { matched } and nothing changes. The filter is required; {} matches every job. Validation errors name action or filter.<field>.")
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .RequireAuthorization(ApiScopes.Admin);
         bulk.MapGet("/{operationId}", GetAsync)
             .WithName("GetBulkOperation")
             .WithSummary("Read a bulk operation's progress")
+            .RequireAuthorization(ApiScopes.Read)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return app;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Api.Jobs;
@@ -46,7 +47,7 @@ public static class JobQueriesApi
 
     public static IEndpointRouteBuilder MapJobQueriesApi(this IEndpointRouteBuilder app)
     {
-        var jobs = app.MapGroup("/jobs").WithTags("Jobs");
+        var jobs = app.MapGroup("/jobs").WithTags("Jobs").RequireAuthorization(ApiScopes.Read);
         jobs.MapGet("/", ListAsync)
             .WithName("ListJobs")
             .WithSummary("List and search jobs, newest first")

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Api.Jobs;
@@ -36,18 +37,22 @@ public static class JobsApi
         jobs.MapPost("/", SubmitAsync)
             .WithName("SubmitJob")
             .WithSummary("Enqueue a job")
-            .WithDescription("202 with the new job; 200 when the id already names the same job; 409 when it names a different one.")
+            .WithDescription("202 with the new job; 200 when the id already names the same job; 409 when it names a different one. A caller without the read scope gets only { id, status }.")
+            .RequireAuthorization(ApiScopes.Write)
+            .AddEndpointFilter(ReceiptOnlyWithoutRead.InvokeAsync)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapGet("/{id}", GetAsync)
             .WithName("GetJob")
             .WithSummary("Read a job's state")
+            .RequireAuthorization(ApiScopes.Read)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         jobs.MapPost("/{id}/cancel", CancelAsync)
             .WithName("CancelJob")
             .WithSummary("Cancel a job")
+            .RequireAuthorization(ApiScopes.Admin)
             .WithDescription("200 with the job now cancelled (it was waiting, or already cancelled); 202 with the job when it is running: its handler's token fires and it becomes cancelled when the handler returns or after Jobs:CancelGrace; 409 for a succeeded or failed job.")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -55,6 +60,7 @@ public static class JobsApi
         jobs.MapPost("/{id}/requeue", RequeueAsync)
             .WithName("RequeueJob")
             .WithSummary("Run a finished job again")
+            .RequireAuthorization(ApiScopes.Admin)
             .WithDescription("202 with the job: a succeeded, failed or cancelled job runs again as a new round with a fresh attempt budget; its history is kept. 409 when it is not finished.")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -62,6 +68,7 @@ public static class JobsApi
         jobs.MapDelete("/{id}", DeleteAsync)
             .WithName("DeleteJob")
             .WithSummary("Delete a finished job")
+            .RequireAuthorization(ApiScopes.Admin)
             .WithDescription("204: the job's state is removed and its id may be used again. 409 when it is not finished (cancel it first).")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -69,7 +76,8 @@ public static class JobsApi
         app.MapGet("/job-types", GetJobTypesAsync)
             .WithTags("Jobs")
             .WithName("GetJobTypes")
-            .WithSummary("List the registered job types with their default options");
+            .WithSummary("List the registered job types with their default options")
+            .RequireAuthorization(ApiScopes.Read);
         return app;
     }
 

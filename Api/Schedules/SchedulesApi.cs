@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Api.Jobs;
 using OrleansTasks.Jobs;
 using OrleansTasks.Schedules;
@@ -105,21 +106,21 @@ public static class SchedulesApi
         var schedules = app.MapGroup("/schedules").WithTags("Schedules");
         schedules.MapPut("/{id}", PutAsync).WithName("PutSchedule").WithSummary("Create or replace a schedule")
             .WithDescription("201 created or 200 replaced (a replace keeps paused and what has fired); 400 naming each bad field.")
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status503ServiceUnavailable).RequireAuthorization(ApiScopes.Admin);
         schedules.MapGet("/", ListAsync).WithName("ListSchedules").WithSummary("List schedules in id order, paged like GET /jobs")
-            .ProducesValidationProblem();
+            .ProducesValidationProblem().RequireAuthorization(ApiScopes.Read);
         schedules.MapGet("/{id}", GetAsync).WithName("GetSchedule").WithSummary("A schedule with its next 5 runs and latest 20 runs")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.Read);
         schedules.MapPost("/{id}/pause", PauseAsync).WithName("PauseSchedule").WithSummary("Pause a schedule, with a note")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.Admin);
         schedules.MapPost("/{id}/resume", ResumeAsync).WithName("ResumeSchedule").WithSummary("Resume a paused schedule (what fell while paused is not caught up)")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.Admin);
         schedules.MapPost("/{id}/trigger", TriggerAsync).WithName("TriggerSchedule").WithSummary("One extra run now")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.Admin);
         schedules.MapPost("/{id}/backfill", BackfillAsync).WithName("BackfillSchedule").WithSummary("A job for each occurrence in [from, to], at most 1,000")
-            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.Admin);
         schedules.MapDelete("/{id}", DeleteAsync).WithName("DeleteSchedule").WithSummary("Delete a schedule; the jobs it made stay")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound).RequireAuthorization(ApiScopes.Admin);
         return app;
     }
 

@@ -123,7 +123,7 @@ public sealed class JobsApiTests(ApiFixture api)
     [Fact]
     public async Task InteractiveReferenceIsServedAtDocs()
     {
-        using var client = api.Factory.CreateClient();
+        using var client = ApiFixture.WithTestKey(api.Factory.CreateClient());
         using var response = await client.GetAsync(new Uri("/docs", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType!.MediaType);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Orleans.Configuration;
@@ -28,6 +29,7 @@ public sealed class ComposeDeploymentTests
     {
         var siloEnvironment = Environment("silo");
         var apiEnvironment = Environment("api");
+        var apiKey = await AddApiKeyFromEnvFileAsync(apiEnvironment);
         var redisEndpoint = siloEnvironment["ConnectionStrings__Redis"]!.Split(':');
         var redisDirectory = Directory.CreateTempSubdirectory("orleanstasks-compose-redis-").FullName;
         try
@@ -71,6 +73,14 @@ public sealed class ComposeDeploymentTests
                     return HttpStatusCode.ServiceUnavailable;
                 }
             }, status => status == HttpStatusCode.OK, TimeSpan.FromMinutes(3), "the API to report ready");
+
+            // The test connects from outside the namespace, never from loopback: without the key it is refused.
+            using (var anonymous = await http.PostAsync(new Uri("/jobs", UriKind.Relative), ApiFixture.Json("""{"type": "x"}""")))
+            {
+                Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            }
+
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
 
             var first = await RunJobAsync(http);
             var siloPort = EndpointOptions.DEFAULT_SILO_PORT;
@@ -126,6 +136,28 @@ public sealed class ComposeDeploymentTests
         Assert.NotEqual(0, silo.Process.ExitCode);
         Assert.Contains("Orleans:Endpoints:AdvertisedIPAddress", silo.Text, StringComparison.Ordinal);
         Assert.Contains("Orleans__Endpoints__AdvertisedIPAddress", silo.Text, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// What an operator does for compose: <c>keys new</c> makes a key, its lines go into the env file the api service
+    /// reads, which is here merged into the service's environment as compose would. Returns the key.
+    /// </summary>
+    private static async Task<string> AddApiKeyFromEnvFileAsync(Dictionary<string, string?> apiEnvironment)
+    {
+        var envFile = (Dictionary<object, object>)((List<object>)Service("api")["env_file"]).Single();
+        Assert.Equal(".env", envFile["path"]);
+        var (exitCode, output, error) = await RepoTool.RunAsync("Api", "OrleansTasks.Api", TimeSpan.FromMinutes(1),
+            "keys", "new", "--name", "compose-test", "--scopes", "read,write");
+        Assert.True(exitCode == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.TrimEntries);
+        foreach (var line in lines.Where(l => l.StartsWith("Api__Keys__", StringComparison.Ordinal)))
+        {
+            var setting = line.Split('=', 2);
+            apiEnvironment[setting[0]] = setting[1];
+        }
+
+        Assert.Contains("Api__Keys__0__Sha256", apiEnvironment.Keys);
+        return lines.Single(l => l.StartsWith("otk_", StringComparison.Ordinal));
     }
 
     private static async Task<JsonObject> RunJobAsync(HttpClient http)

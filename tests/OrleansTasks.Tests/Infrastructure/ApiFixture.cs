@@ -1,4 +1,6 @@
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -22,11 +24,40 @@ public sealed class ApiFixture : IAsyncLifetime
     {
         Redis = await RedisServer.StartAsync();
         Silo = await RedisSilo.StartAsync(Redis, Identity);
-        Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
+        Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => WithTestKey(web
             .UseSetting("ConnectionStrings:Redis", Redis.ConnectionString)
             .UseSetting("Orleans:ClusterId", Identity.ClusterId)
-            .UseSetting("Orleans:ServiceId", Identity.ServiceId));
-        Http = Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+            .UseSetting("Orleans:ServiceId", Identity.ServiceId)));
+        Http = WithTestKey(Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false }));
+    }
+
+    /// <summary>
+    /// A key with every scope. In-process requests have no remote address, so they are not loopback: every
+    /// in-process API host of the tests configures this key and its clients send it.
+    /// </summary>
+    public const string TestKey = "orleanstasks-tests-key-with-every-scope";
+
+    /// <summary>Configures <see cref="TestKey"/> (read, write, admin) as the host's only key.</summary>
+    public static IWebHostBuilder WithTestKey(IWebHostBuilder web)
+    {
+        ArgumentNullException.ThrowIfNull(web);
+        return web
+            .UseSetting("Api:Keys:0:Name", "tests")
+            .UseSetting("Api:Keys:0:Sha256", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(TestKey))))
+            .UseSetting("Api:Keys:0:Scopes:0", "read")
+            .UseSetting("Api:Keys:0:Scopes:1", "write")
+            .UseSetting("Api:Keys:0:Scopes:2", "admin");
+    }
+
+    /// <summary>
+    /// Makes <paramref name="http"/> send <see cref="TestKey"/>, as <c>X-Api-Key</c>: a custom header survives the
+    /// redirects some tests follow, where an Authorization header would be dropped.
+    /// </summary>
+    public static HttpClient WithTestKey(HttpClient http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        http.DefaultRequestHeaders.Add("X-Api-Key", TestKey);
+        return http;
     }
 
     /// <summary>The API's own typed job client (the Orleans client inside the hosted API).</summary>

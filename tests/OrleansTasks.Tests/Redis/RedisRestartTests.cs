@@ -17,11 +17,11 @@ public sealed class RedisRestartTests
         var identity = ClusterIdentity.New();
         await using var silo1 = await RedisSilo.StartAsync(redis, identity);
         await using var silo2 = await RedisSilo.StartAsync(redis, identity);
-        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
+        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => ApiFixture.WithTestKey(web
             .UseSetting("ConnectionStrings:Redis", redis.ConnectionString)
             .UseSetting("Orleans:ClusterId", identity.ClusterId)
-            .UseSetting("Orleans:ServiceId", identity.ServiceId));
-        using var http = factory.CreateClient();
+            .UseSetting("Orleans:ServiceId", identity.ServiceId)));
+        using var http = ApiFixture.WithTestKey(factory.CreateClient());
         var accepted = new List<string>();
         var statuses = new List<HttpStatusCode>();
 
