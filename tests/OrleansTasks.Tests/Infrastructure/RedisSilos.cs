@@ -160,7 +160,8 @@ public sealed class RedisClient : IAsyncDisposable
     public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
 
     /// <summary>Starts a client; <paramref name="configure"/> adds to its setup (e.g. cluster TLS).</summary>
-    public static async Task<RedisClient> StartAsync(RedisServer redis, ClusterIdentity identity, Action<IClientBuilder>? configure = null)
+    public static async Task<RedisClient> StartAsync(RedisServer redis, ClusterIdentity identity, Action<IClientBuilder>? configure = null,
+        CancellationToken cancellationToken = default)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.UseOrleansClient(client =>
@@ -178,7 +179,7 @@ public sealed class RedisClient : IAsyncDisposable
         var host = builder.Build();
         try
         {
-            await host.StartAsync();
+            await host.StartAsync(cancellationToken);
         }
         catch
         {
