@@ -92,6 +92,9 @@ public sealed class RedisPasswordTests
             .WaitAsync(TimeSpan.FromMinutes(2)));
         Assert.False(failure is TimeoutException, $"the silo start-up hung instead of failing: {failure}");
         Assert.Contains("auth", failure.ToString(), StringComparison.OrdinalIgnoreCase);
+
+        // Clear: the error names the setting to fix (RedisCredentialsCheck), not only a provider's connection failure.
+        Assert.Contains(ClusterSettings.RedisKey, failure.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(wrong, failure.ToString(), StringComparison.Ordinal);
         AssertNoLineShows(wrong, logs, "silo");
 
