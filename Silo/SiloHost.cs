@@ -23,29 +23,61 @@ public static class SiloHost
     {
         var builder = CreateBuilder(args);
         var cluster = ClusterSettings.Bind(builder.Configuration);
-        var redis = cluster.Redis;
 
+        // Before UseOrleans, so the lines saying where the silo looks come before it starts looking.
+        AddStartupServices(builder.Services, cluster);
         builder.UseOrleans(silo => silo
             .AddClustering(cluster, builder.Configuration)
-            .AddJobProviders(redis));
+            .AddJobProviders(cluster.Redis));
         AddJobTypes(builder.Services, builder.Configuration, addJobs);
-        if (redis is not null)
+        return builder.Build();
+    }
+
+    /// <summary>
+    /// The start-up log lines (durability, Redis endpoints without the password, cluster TLS) and the Redis durability
+    /// check. Register them before the silo (UseOrleans) so they run first.
+    /// </summary>
+    public static IServiceCollection AddStartupServices(IServiceCollection services, ClusterSettings cluster)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(cluster);
+        services.AddHostedService(sp => new StartupLog(sp.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansTasks.Silo"), cluster));
+        if (cluster.Redis is { } redis)
         {
-            builder.Services.AddHostedService(sp => new RedisDurabilityCheck(redis, sp.GetRequiredService<ILogger<RedisDurabilityCheck>>()));
+            services.AddHostedService(sp => new RedisDurabilityCheck(redis, sp.GetRequiredService<ILogger<RedisDurabilityCheck>>()));
         }
 
-        var host = builder.Build();
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansTasks.Silo");
-        if (redis is null)
+        return services;
+    }
+
+    private sealed class StartupLog(ILogger logger, ClusterSettings cluster) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
         {
-            SiloLog.NotDurable(logger);
-        }
-        else
-        {
-            SiloLog.Durable(logger, SiloSetup.ParseRedis(redis).ToString(includePassword: false));
+            if (cluster.Redis is not { } redis)
+            {
+                SiloLog.NotDurable(logger);
+            }
+            else
+            {
+                // Never the raw connection string: it may carry the Redis password.
+                SiloLog.Durable(logger, SiloSetup.ParseRedis(redis).ToString(includePassword: false));
+            }
+
+            if (cluster.Tls.Enabled)
+            {
+                SiloLog.Tls(logger, cluster.Tls.CreateValidator().AuthoritySubject ?? "no CA", cluster.Tls.Thumbprints.Count);
+            }
+            else if (cluster.Redis is not null)
+            {
+                // Localhost clustering listens on loopback only; with Redis the ports face the network.
+                SiloLog.NoTls(logger, cluster.Endpoints.SiloPort, cluster.Endpoints.GatewayPort);
+            }
+
+            return Task.CompletedTask;
         }
 
-        return host;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>

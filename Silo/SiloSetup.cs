@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Connections.Security;
 using Orleans.Storage;
 using OrleansTasks.Infrastructure;
 using OrleansTasks.Hosting;
@@ -74,6 +75,10 @@ public static class SiloSetup
         else
         {
             var redisOptions = ParseRedis(redis);
+
+            // A refused password stops start-up with a clear error instead of endless retries.
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp =>
+                new RedisCredentialsCheck(redis, sp.GetRequiredService<ILogger<RedisCredentialsCheck>>()));
 
             // The job grain's own Redis storage: state and index entries in one atomic script (docs/design.md).
             silo.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<RedisJobStore>(sp, redisOptions));
@@ -181,6 +186,11 @@ public static class SiloSetup
         // Failure detection (ProbeTimeout, NumMissedProbesLimit, ...) is tunable without a rebuild.
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
         var endpoints = settings.Endpoints;
+        if (settings.Tls.Enabled)
+        {
+            silo.UseClusterTls(settings.Tls);
+        }
+
         if (!settings.Durable)
         {
             return silo.UseLocalhostClustering(endpoints.SiloPort, endpoints.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
@@ -200,6 +210,27 @@ public static class SiloSetup
         var redisOptions = ParseRedis(settings.Redis!);
         return silo.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
     }
+
+    /// <summary>
+    /// Mutual TLS on the silo port (inbound and outbound) and the gateway port: this silo presents its certificate and
+    /// accepts only peers and clients whose certificate <paramref name="tls"/>'s validator trusts.
+    /// </summary>
+    public static ISiloBuilder UseClusterTls(this ISiloBuilder silo, ClusterTls tls)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        var certificate = tls.LoadCertificate();
+        var validator = tls.CreateValidator();
+        return silo.UseTls(certificate, options =>
+        {
+            // Both directions demand a certificate: a client or silo without one is refused at the handshake, and this
+            // silo, dialling another, must present its own.
+            options.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            options.ClientCertificateMode = RemoteCertificateMode.RequireCertificate;
+
+            // Replaces the system's policy check, whose trusted roots say nothing about who belongs to this cluster.
+            options.RemoteCertificateValidation = (peer, presented, _) => validator.IsTrusted(peer, presented);
+        });
+    }
 }
 
 /// <summary>Start-up log lines that tell an operator how durable this silo is.</summary>
@@ -210,4 +241,10 @@ public static partial class SiloLog
 
     [LoggerMessage(101, LogLevel.Information, "Durable mode: job state, reminders and membership in Redis at {Endpoints}")]
     public static partial void Durable(ILogger logger, string endpoints);
+
+    [LoggerMessage(102, LogLevel.Information, "Cluster TLS on: silo and gateway connections need a certificate issued by {Authority} or with one of {Thumbprints} configured thumbprints")]
+    public static partial void Tls(ILogger logger, string authority, int thumbprints);
+
+    [LoggerMessage(103, LogLevel.Warning, "Cluster TLS off: the silo port {SiloPort} and gateway port {GatewayPort} accept anyone who reaches them. Keep them on a trusted network, or set Orleans:Tls:CertificatePath (docs/security.md)")]
+    public static partial void NoTls(ILogger logger, int siloPort, int gatewayPort);
 }

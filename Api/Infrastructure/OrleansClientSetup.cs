@@ -1,4 +1,5 @@
 using Orleans.Configuration;
+using Orleans.Connections.Security;
 using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
@@ -10,7 +11,7 @@ public static partial class OrleansClientSetup
 {
     /// <summary>The <see cref="ClusterSettings"/> keys a client uses (the deployment test checks compose against them).</summary>
     public static IReadOnlyList<string> Keys { get; } =
-        [ClusterSettings.RedisKey, "Orleans:ClusterId", "Orleans:ServiceId", "Orleans:Endpoints:GatewayPort"];
+        [ClusterSettings.RedisKey, "Orleans:ClusterId", "Orleans:ServiceId", "Orleans:Endpoints:GatewayPort", .. ClusterTls.Keys];
 
     public static WebApplicationBuilder AddOrleansTasksClient(this WebApplicationBuilder builder)
     {
@@ -39,6 +40,11 @@ public static partial class OrleansClientSetup
                 client.UseRedisClustering(o => o.ConfigurationOptions = options);
             }
 
+            if (cluster.Tls.Enabled)
+            {
+                client.UseClusterTls(cluster.Tls);
+            }
+
             // Start even when the silos come up after us, and keep trying rather than crash.
             client.UseConnectionRetryFilter(static async (exception, cancellationToken) =>
             {
@@ -52,6 +58,26 @@ public static partial class OrleansClientSetup
         return builder;
     }
 
+    /// <summary>
+    /// Mutual TLS to the gateways: the client presents its certificate and accepts only a gateway whose certificate
+    /// <paramref name="tls"/>'s validator trusts (the silos' own setting, SiloSetup.UseClusterTls, is the mirror image).
+    /// </summary>
+    public static IClientBuilder UseClusterTls(this IClientBuilder client, ClusterTls tls)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        var certificate = tls.LoadCertificate();
+        var validator = tls.CreateValidator();
+        return client.UseTls(certificate, options =>
+        {
+            // The gateway must present a certificate, and so must we: the silos refuse clients without one.
+            options.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            options.ClientCertificateMode = RemoteCertificateMode.RequireCertificate;
+
+            // Replaces the system's policy check, whose trusted roots say nothing about who belongs to this cluster.
+            options.RemoteCertificateValidation = (peer, presented, _) => validator.IsTrusted(peer, presented);
+        });
+    }
+
     private sealed class StartupLog(ILogger logger, string? redis, int gatewayPort) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
@@ -62,7 +88,8 @@ public static partial class OrleansClientSetup
             }
             else
             {
-                LogRedis(logger);
+                // Never the raw connection string: it may carry the Redis password.
+                LogRedis(logger, ConfigurationOptions.Parse(redis).ToString(includePassword: false));
             }
 
             return Task.CompletedTask;
@@ -74,6 +101,6 @@ public static partial class OrleansClientSetup
     [LoggerMessage(200, LogLevel.Warning, "No ConnectionStrings:Redis configured: connecting to the silo gateway at localhost:{GatewayPort}. Jobs are only as durable as that silo's storage (in memory unless it has Redis).")]
     private static partial void LogLocalhost(ILogger logger, int gatewayPort);
 
-    [LoggerMessage(201, LogLevel.Information, "Finding silos through Redis membership")]
-    private static partial void LogRedis(ILogger logger);
+    [LoggerMessage(201, LogLevel.Information, "Finding silos through Redis membership at {Endpoints}")]
+    private static partial void LogRedis(ILogger logger, string endpoints);
 }

@@ -31,6 +31,9 @@ public sealed class ClusterSettings
     /// <summary>The <c>Orleans:Endpoints</c> subsection.</summary>
     public ClusterEndpoints Endpoints { get; set; } = new();
 
+    /// <summary>The <c>Orleans:Tls</c> subsection: mutual TLS between silos and from clients to gateways. Default: off.</summary>
+    public ClusterTls Tls { get; set; } = new();
+
     /// <summary>True when job state, reminders and membership live in Redis.</summary>
     public bool Durable => !string.IsNullOrWhiteSpace(Redis);
 
@@ -38,7 +41,7 @@ public sealed class ClusterSettings
     public static IReadOnlyList<string> Keys { get; } =
     [
         RedisKey, $"{SectionName}:ClusterId", $"{SectionName}:ServiceId", $"{SectionName}:Endpoints:SiloPort",
-        $"{SectionName}:Endpoints:GatewayPort", $"{SectionName}:Endpoints:AdvertisedIPAddress",
+        $"{SectionName}:Endpoints:GatewayPort", $"{SectionName}:Endpoints:AdvertisedIPAddress", .. ClusterTls.Keys,
     ];
 
     /// <summary>Binds and validates the settings; throws naming every bad key.</summary>
@@ -81,6 +84,11 @@ public sealed class ClusterSettings
         if (Endpoints.AdvertisedIPAddress is { Length: > 0 } address && !IPAddress.TryParse(address, out _))
         {
             yield return $"{SectionName}:Endpoints:AdvertisedIPAddress must be an IP address, not '{address}'.";
+        }
+
+        foreach (var problem in Tls.Validate())
+        {
+            yield return problem;
         }
     }
 }

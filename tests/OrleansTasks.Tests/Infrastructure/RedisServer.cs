@@ -13,25 +13,36 @@ public sealed class RedisServer : IAsyncDisposable
     private Process _process;
     private bool _paused;
 
-    private RedisServer(Process process, int port, string directory, string[] arguments, ConnectionMultiplexer connection)
+    private RedisServer(Process process, int port, string? password, string directory, string[] arguments, ConnectionMultiplexer connection)
     {
         _process = process;
         _directory = directory;
         _arguments = arguments;
         Port = port;
+        Password = password;
         Connection = connection;
     }
 
     public int Port { get; }
 
-    public string ConnectionString => $"127.0.0.1:{Port}";
+    /// <summary>The <c>requirepass</c> password, or null when the server asks for none (the default).</summary>
+    public string? Password { get; }
+
+    /// <summary>The StackExchange.Redis connection string, carrying <c>password=</c> when the server has one.</summary>
+    public string ConnectionString => Password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={Password}";
 
     /// <summary>An admin connection for tests that read keys directly.</summary>
     public ConnectionMultiplexer Connection { get; }
 
     public IDatabase Database => Connection.GetDatabase();
 
-    public static async Task<RedisServer> StartAsync(params string[] extraArguments)
+    public static Task<RedisServer> StartAsync(params string[] extraArguments) => StartCoreAsync(password: null, extraArguments);
+
+    /// <summary>A server with <c>requirepass <paramref name="password"/></c>: every client must authenticate.</summary>
+    public static Task<RedisServer> StartWithPasswordAsync(string password, params string[] extraArguments) =>
+        StartCoreAsync(password, ["--requirepass", password, .. extraArguments]);
+
+    private static async Task<RedisServer> StartCoreAsync(string? password, string[] extraArguments)
     {
         var port = FreePort();
         var directory = Directory.CreateTempSubdirectory("orleanstasks-redis-").FullName;
@@ -45,6 +56,7 @@ public sealed class RedisServer : IAsyncDisposable
             try
             {
                 var options = ConfigurationOptions.Parse($"127.0.0.1:{port}");
+                options.Password = password;
                 options.AllowAdmin = true;
                 options.ConnectTimeout = 500;
                 return await ConnectionMultiplexer.ConnectAsync(options);
@@ -57,7 +69,7 @@ public sealed class RedisServer : IAsyncDisposable
 
         return process.HasExited || connection is null
             ? throw new InvalidOperationException($"redis-server exited with code {process.ExitCode}.")
-            : new RedisServer(process, port, directory, arguments, connection);
+            : new RedisServer(process, port, password, directory, arguments, connection);
     }
 
     /// <summary>A graceful SHUTDOWN, as an operator's restart does: with AOF on, everything written survives.</summary>

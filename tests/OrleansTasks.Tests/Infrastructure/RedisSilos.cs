@@ -33,6 +33,9 @@ public sealed class RedisSilo : IAsyncDisposable
 
     public int SiloPort { get; }
 
+    /// <summary>The silo host's services.</summary>
+    public IServiceProvider Services => _host.Services;
+
     /// <summary>This silo's worker pool, to see what runs and waits where.</summary>
     public JobRunner Runner => _host.Services.GetRequiredService<JobRunner>();
 
@@ -44,11 +47,15 @@ public sealed class RedisSilo : IAsyncDisposable
     /// <summary>True when an attempt's <c>silo</c> field names this silo.</summary>
     public bool Ran(Jobs.JobAttempt attempt) => attempt.Silo.Contains($":{SiloPort}:", StringComparison.Ordinal);
 
-    /// <summary>Starts a silo; <paramref name="overrides"/> replace any of the settings below (e.g. membership timing).</summary>
+    /// <summary>
+    /// Starts a silo; <paramref name="overrides"/> replace any of the settings below (e.g. membership timing), and
+    /// <paramref name="connectionString"/> the server's own connection string (e.g. with a wrong password).
+    /// </summary>
     public static async Task<RedisSilo> StartAsync(RedisServer redis, ClusterIdentity identity, int? siloPort = null, LogCapture? logs = null,
         IReadOnlyDictionary<string, string?>? overrides = null, Action<IServiceCollection>? services = null,
-        Action<JobTypeRegistryBuilder>? jobs = null)
+        Action<JobTypeRegistryBuilder>? jobs = null, string? connectionString = null)
     {
+        var redisConnection = connectionString ?? redis.ConnectionString;
         var port = siloPort ?? RedisServer.FreePort();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -65,7 +72,7 @@ public sealed class RedisSilo : IAsyncDisposable
             ["Orleans:Membership:NumVotesForDeathDeclaration"] = "1",
             ["Orleans:Membership:TableRefreshTimeout"] = "00:00:02",
         });
-        TestSiloSettings.Apply(builder, redis.ConnectionString, logs, jobs);
+        TestSiloSettings.Apply(builder, redisConnection, logs, jobs);
         if (overrides is not null)
         {
             builder.Configuration.AddInMemoryCollection(overrides);
@@ -75,9 +82,19 @@ public sealed class RedisSilo : IAsyncDisposable
         var life = new SiloLife();
         builder.Services.AddSingleton(life);
         builder.Logging.AddFilter(level => level >= LogLevel.Warning);
-        builder.UseOrleans(silo => silo.AddClustering(builder.Configuration).AddJobProviders(redis.ConnectionString));
+        builder.UseOrleans(silo => silo.AddClustering(builder.Configuration).AddJobProviders(redisConnection));
         var host = builder.Build();
-        await host.StartAsync();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch
+        {
+            // A silo that failed to start must not leave its background services running in the test process.
+            host.Dispose();
+            throw;
+        }
+
         return new RedisSilo(host, port, life);
     }
 
@@ -142,7 +159,9 @@ public sealed class RedisClient : IAsyncDisposable
     /// <summary>The client's grain factory, for what the typed clients do not cover (e.g. the management grain).</summary>
     public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
 
-    public static async Task<RedisClient> StartAsync(RedisServer redis, ClusterIdentity identity)
+    /// <summary>Starts a client; <paramref name="configure"/> adds to its setup (e.g. cluster TLS).</summary>
+    public static async Task<RedisClient> StartAsync(RedisServer redis, ClusterIdentity identity, Action<IClientBuilder>? configure = null,
+        CancellationToken cancellationToken = default)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.UseOrleansClient(client =>
@@ -153,11 +172,22 @@ public sealed class RedisClient : IAsyncDisposable
                 o.ClusterId = identity.ClusterId;
             });
             client.UseRedisClustering(o => o.ConfigurationOptions = SiloSetup.ParseRedis(redis.ConnectionString));
+            configure?.Invoke(client);
         });
         builder.Services.AddSingleton<JobClient>();
         builder.Services.AddSingleton<Schedules.ScheduleClient>();
         var host = builder.Build();
-        await host.StartAsync();
+        try
+        {
+            await host.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            // A client that could not connect must not linger in the test process.
+            host.Dispose();
+            throw;
+        }
+
         return new RedisClient(host);
     }
 
