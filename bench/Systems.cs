@@ -103,7 +103,11 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
         builder.Services.AddOrleansTasks(jobs => jobs.AddBenchJobs());
         builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails();
+
+        // The API's own security, as deployed: no key configured, so the bench's loopback client is served.
+        builder.AddApiSecurity();
         var app = builder.Build();
+        app.UseApiSecurity();
         app.MapJobsApi();
         await app.StartAsync();
 
