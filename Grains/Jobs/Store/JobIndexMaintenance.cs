@@ -237,15 +237,8 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
         return report with { RemainingAfterFix = after.Mismatches };
     }
 
-    private Task<RedisResult> WriteAsync(string id, JobState state, string expectedEtag, string newEtag, RedisValue data)
-    {
-        var entry = JobIndexEntry.Of(id, state, retention.ExpiresAt(state));
-        return Db.ScriptEvaluateAsync(RedisJobScripts.Write, [keys.Job(id)],
-        [
-            expectedEtag, newEtag, data, keys.Prefix(JobKeys.PartitionOf(id)), id, entry.StatusName, entry.Type, entry.CreatedMs,
-            entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? string.Empty, entry.SummaryJson, "1",
-        ]);
-    }
+    private Task<RedisResult> WriteAsync(string id, JobState state, string expectedEtag, string newEtag, RedisValue data) =>
+        RedisJobScripts.WriteAsync(Db, keys, JobIndexEntry.Of(id, state, retention.ExpiresAt(state)), expectedEtag, newEtag, data, reindex: true);
 
     private IEnumerable<IServer> Primaries() => redis.GetServers().Where(s => !s.IsReplica);
 

@@ -6,6 +6,21 @@ namespace OrleansTasks.Jobs;
 /// </summary>
 internal static class RedisJobScripts
 {
+    /// <summary>
+    /// Runs <see cref="Write"/> for one job: the store's writes (<paramref name="reindex"/> false) and the reindex's
+    /// rewrites (true) share it, so both always pass the same arguments.
+    /// </summary>
+    public static Task<StackExchange.Redis.RedisResult> WriteAsync(StackExchange.Redis.IDatabase db, JobKeys keys, JobIndexEntry entry,
+        string expectedEtag, string newEtag, StackExchange.Redis.RedisValue data, bool reindex)
+    {
+        var prefix = keys.Prefix(JobKeys.PartitionOf(entry.Id));
+        return db.ScriptEvaluateAsync(Write, [prefix + "job/" + entry.Id],
+        [
+            expectedEtag, newEtag, data, prefix, entry.Id, entry.StatusName, entry.Type, entry.CreatedMs,
+            entry.ExpiresMs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, entry.SummaryJson, reindex ? "1" : "0",
+        ]);
+    }
+
     // Removes a job's entries from every index; s and t are its stored status and type (nil for a job stored
     // without index fields, which has none).
     private const string Unindex =

@@ -89,13 +89,8 @@ public sealed partial class RedisJobStore(
         var id = grainId.Key.ToString()!;
         var entry = JobIndexEntry.Of(id, state, retention.ExpiresAt(state));
         var etag = Guid.NewGuid().ToString("N");
-        var prefix = Keys.Prefix(JobKeys.PartitionOf(id));
-        var result = await Db.ScriptEvaluateAsync(RedisJobScripts.Write, [prefix + "job/" + id],
-        [
-            grainState.ETag ?? string.Empty, etag, serializer.Serialize(state).ToMemory(), prefix, id,
-            entry.StatusName, entry.Type, entry.CreatedMs, entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? string.Empty,
-            entry.SummaryJson, "0",
-        ]);
+        var result = await RedisJobScripts.WriteAsync(Db, Keys, entry, grainState.ETag ?? string.Empty, etag,
+            serializer.Serialize(state).ToMemory(), reindex: false);
         if ((int)result == -1)
         {
             throw new InconsistentStateException($"Job '{id}' was changed or removed in storage by someone else (etag {grainState.ETag}).");
