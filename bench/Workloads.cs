@@ -57,11 +57,16 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
         var n = settings.N;
         var commandsBefore = await RedisCommandsAsync(redis);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
         var watch = Stopwatch.StartNew();
         await Producers(n, 8, _ => sut.EnqueueNoopAsync(0));
         await WaitDoneAsync(n);
         var seconds = watch.Elapsed.TotalSeconds;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+
+        // Bytes allocated by this process (the in-process silo and the bench's clients) per job: a steadier sign of
+        // per-job work than CPU time on a shared machine.
+        var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
         var commandsAfter = await RedisCommandsAsync(redis);
         var commands = commandsAfter.Values.Sum() - commandsBefore.Values.Sum();
         Console.Error.WriteLine($"[bench] drain {sut.Name}: Redis commands per job (INFO commandstats: sent and run inside scripts): " + RedisTally.Describe(
@@ -84,6 +89,7 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
         {
             ["jobsPerSecond"] = n / seconds,
             ["cpuMsPerJob"] = cpu.TotalMilliseconds / n,
+            ["allocatedKBPerJob"] = allocated / 1024.0 / n,
             ["redisCommandsPerJob"] = (double)commands / n,
             ["roundTripsPerJob"] = tally.SentTotal / (double)batch,
             ["scriptCommandsPerJob"] = tally.InScriptsTotal / (double)batch,

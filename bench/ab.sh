@@ -50,6 +50,11 @@ if ((overlay)); then
     if [[ -f "$work/after/bench/$f" ]]; then cp "$work/after/bench/$f" "$work/before/bench/$f"; fi
   done
   echo "[ab] before is measured with after's workload code (bench/{Workloads,RedisAccounting,Systems,BenchJobs}.cs)" >&2
+  # A BEFORE older than the API's security (issue 11) has no AddApiSecurity/UseApiSecurity: its host runs without.
+  if ! grep -rqs "AddApiSecurity" "$work/before/Api"; then
+    sed -i '/AddApiSecurity\|UseApiSecurity/d' "$work/before/bench/Systems.cs"
+    echo "[ab] before has no API security: its bench host runs without it" >&2
+  fi
 fi
 for side in before after; do
   echo "[ab] building $side ..." >&2
