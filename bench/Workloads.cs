@@ -16,8 +16,50 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
     /// <summary>Jobs in the drain workload's batch watched through MONITOR (at most N).</summary>
     private const int AccountingJobs = 2000;
 
+    /// <summary>A warm-up batch that compiles fewer methods than this counts as steady.</summary>
+    private const int SettledMethods = 25;
+
+    /// <summary>Quiet batches in a row that count as settled.</summary>
+    private const int QuietBatches = 4;
+
+    private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(180);
+
+    /// <summary>
+    /// Runs warm-up batches through the path about to be measured until the JIT stops compiling. After a fixed
+    /// 500-job warm-up the tiered JIT still promoted some 10,000 methods during a 20,000-job drain and took more CPU
+    /// than the jobs themselves, so a run measured start-up more than steady work, and a side with more code looked
+    /// slower for it. Quick runs (the test suite's --quick) check that workloads run and measure nothing: no settling.
+    /// </summary>
+    private async Task SettleAsync(string workload, Func<int, Task> batch)
+    {
+        if (settings.N < 1_000)
+        {
+            return;
+        }
+
+        // Tier-up comes in bursts, with lulls between them: only several quiet batches in a row count as settled.
+        var watch = Stopwatch.StartNew();
+        var batches = 0;
+        var quiet = 0;
+        while (quiet < QuietBatches && watch.Elapsed < SettleLimit)
+        {
+            var before = System.Runtime.JitInfo.GetCompiledMethodCount();
+            Probe.Reset();
+            await batch(settings.WarmUp);
+            await WaitDoneAsync(settings.WarmUp);
+            quiet = System.Runtime.JitInfo.GetCompiledMethodCount() - before <= SettledMethods ? quiet + 1 : 0;
+            batches++;
+        }
+
+        Probe.Reset();
+        Console.Error.WriteLine($"[bench] {workload}: {(quiet < QuietBatches ? "NOT settled" : "settled")} after {batches} warm-up batches of {settings.WarmUp} ({watch.Elapsed.TotalSeconds:0} s)");
+    }
+
+    private static Task NoopBatchAsync(ISystemUnderTest sut, int count) => Producers(count, 8, _ => sut.EnqueueNoopAsync(0));
+
     public async Task<Dictionary<string, double>> EnqueueAsync(ISystemUnderTest sut)
     {
+        await SettleAsync("enqueue", count => NoopBatchAsync(sut, count));
         var n = settings.N;
         var watch = Stopwatch.StartNew();
         await Producers(n, 8, _ => sut.EnqueueNoopAsync(0));
@@ -32,8 +74,7 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 32 };
         using var http = new HttpClient(handler) { BaseAddress = sut.BaseAddress };
         var failures = 0;
-        var watch = Stopwatch.StartNew();
-        await Producers(n, 32, async _ =>
+        Task Post(int count) => Producers(count, 32, async _ =>
         {
             using var content = new StringContent(sut.HttpBody, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
             using var response = await http.PostAsync(new Uri("/jobs", UriKind.Relative), content);
@@ -42,6 +83,9 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
                 Interlocked.Increment(ref failures);
             }
         });
+        await SettleAsync("http", Post);
+        var watch = Stopwatch.StartNew();
+        await Post(n);
         var seconds = watch.Elapsed.TotalSeconds;
         if (failures > 0)
         {
@@ -55,9 +99,12 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
     public async Task<Dictionary<string, double>> DrainAsync(ISystemUnderTest sut)
     {
         var n = settings.N;
+        await SettleAsync("drain", count => NoopBatchAsync(sut, count));
         var commandsBefore = await RedisCommandsAsync(redis);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+        var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
+        var methodsBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
         var watch = Stopwatch.StartNew();
         await Producers(n, 8, _ => sut.EnqueueNoopAsync(0));
         await WaitDoneAsync(n);
@@ -67,6 +114,11 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
         // Bytes allocated by this process (the in-process silo and the bench's clients) per job: a steadier sign of
         // per-job work than CPU time on a shared machine.
         var allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
+
+        // The JIT's share of that CPU (tier-up of what the warm-up did not yet promote): a cost of start-up, not of
+        // steady running, reported so an A/B can tell the two apart.
+        var jit = System.Runtime.JitInfo.GetCompilationTime() - jitBefore;
+        var methods = System.Runtime.JitInfo.GetCompiledMethodCount() - methodsBefore;
         var commandsAfter = await RedisCommandsAsync(redis);
         var commands = commandsAfter.Values.Sum() - commandsBefore.Values.Sum();
         Console.Error.WriteLine($"[bench] drain {sut.Name}: Redis commands per job (INFO commandstats: sent and run inside scripts): " + RedisTally.Describe(
@@ -90,6 +142,8 @@ public sealed class Workloads(IServer redis, BenchSettings settings)
             ["jobsPerSecond"] = n / seconds,
             ["cpuMsPerJob"] = cpu.TotalMilliseconds / n,
             ["allocatedKBPerJob"] = allocated / 1024.0 / n,
+            ["jitMsPerJob"] = jit.TotalMilliseconds / n,
+            ["jitMethods"] = methods,
             ["redisCommandsPerJob"] = (double)commands / n,
             ["roundTripsPerJob"] = tally.SentTotal / (double)batch,
             ["scriptCommandsPerJob"] = tally.InScriptsTotal / (double)batch,
