@@ -30,7 +30,7 @@ builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 // Bad bodies reach ApiExceptionHandler, which can say what is wrong, instead of an empty 400.
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-builder.Services.AddOpenApi();
+builder.Services.AddOpenApi(o => o.AddApiKeySecurity());
 
 var app = builder.Build();
 app.UseExceptionHandler();

@@ -11,7 +11,8 @@ namespace OrleansTasks.Silo;
 /// timeouts; a refused password never heals by waiting, so it stops the silo with a message that names the setting
 /// and never the password.
 /// </summary>
-public sealed partial class RedisCredentialsCheck(string connectionString, ILogger<RedisCredentialsCheck> logger) : ILifecycleParticipant<ISiloLifecycle>
+public sealed partial class RedisCredentialsCheck(string connectionString, ILogger<RedisCredentialsCheck> logger, string? tlsCaPath = null)
+    : ILifecycleParticipant<ISiloLifecycle>
 {
     public void Participate(ISiloLifecycle lifecycle)
     {
@@ -23,12 +24,22 @@ public sealed partial class RedisCredentialsCheck(string connectionString, ILogg
 
     private async Task CheckAsync(CancellationToken cancellationToken)
     {
-        var options = SiloSetup.ParseRedis(connectionString);
+        var options = SiloSetup.ParseRedis(connectionString, tlsCaPath);
         options.AbortOnConnectFail = true;
         options.ConnectRetry = 1;
         try
         {
             using var connection = await ConnectionMultiplexer.ConnectAsync(options);
+        }
+        catch (Exception ex) when (options.Ssl && IsTlsFailure(ex))
+        {
+            // Checked before the password: a refused certificate also reads as an authentication failure.
+            var trust = string.IsNullOrWhiteSpace(tlsCaPath)
+                ? $"the machine's trusted roots (set {RedisTls.CaPathKey} to the CA that signs Redis' certificate)"
+                : $"the CA in {RedisTls.CaPathKey} ('{tlsCaPath}')";
+            throw new OrleansConfigurationException(
+                $"Redis at {options.ToString(includePassword: false)} failed the TLS handshake: its certificate must chain to {trust} and name the host " +
+                $"connected to (sslHost in {ClusterSettings.RedisKey}). {ex.Message}", ex);
         }
         catch (Exception ex) when (IsAuthenticationFailure(ex))
         {
@@ -51,6 +62,20 @@ public sealed partial class RedisCredentialsCheck(string connectionString, ILogg
             if (e is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure } or AuthenticationException
                 || (e is RedisServerException && (e.Message.StartsWith("WRONGPASS", StringComparison.Ordinal) || e.Message.StartsWith("NOAUTH", StringComparison.Ordinal)))
                 || e.Message.Contains("authentication failure", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>True when <paramref name="exception"/> (or one it wraps) says the TLS handshake failed, e.g. an untrusted server certificate.</summary>
+    public static bool IsTlsFailure(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is AuthenticationException || e.Message.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal))
             {
                 return true;
             }

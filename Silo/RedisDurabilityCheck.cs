@@ -8,7 +8,7 @@ namespace OrleansTasks.Silo;
 /// Reads the Redis server's eviction and persistence settings at start-up and warns loudly when they can lose jobs:
 /// an evicted key is a lost job, and a Redis restarted without persistence forgets every job and reminder.
 /// </summary>
-public sealed partial class RedisDurabilityCheck(string connectionString, ILogger<RedisDurabilityCheck> logger) : IHostedService
+public sealed partial class RedisDurabilityCheck(string connectionString, ILogger<RedisDurabilityCheck> logger, string? tlsCaPath = null) : IHostedService
 {
     /// <summary>The problems with these server settings, empty when Redis keeps jobs safe.</summary>
     public static IReadOnlyList<string> Assess(string? maxMemoryPolicy, string? appendOnly, string? save)
@@ -34,7 +34,7 @@ public sealed partial class RedisDurabilityCheck(string connectionString, ILogge
         try
         {
             // CONFIG GET is an admin command; this short-lived connection is the only one allowed to send it.
-            using var connection = await SiloSetup.ConnectAdminAsync(connectionString);
+            using var connection = await SiloSetup.ConnectAdminAsync(connectionString, tlsCaPath);
             var server = connection.GetServers().FirstOrDefault(s => s.IsConnected);
             if (server is null)
             {

@@ -13,14 +13,14 @@ namespace OrleansTasks.Silo;
 /// <see cref="JobsOptions.RedisMemoryHighWatermark"/> keeps the rest for the jobs already accepted.
 /// </summary>
 public sealed partial class RedisHeadroomMonitor(string connectionString, StorageHeadroom headroom, IOptions<JobsOptions> options,
-    ILogger<RedisHeadroomMonitor> logger) : BackgroundService
+    ILogger<RedisHeadroomMonitor> logger, string? tlsCaPath = null) : BackgroundService
 {
     /// <summary>How often Redis is asked.</summary>
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var connection = await SiloSetup.ConnectAdminAsync(connectionString);
+        using var connection = await SiloSetup.ConnectAdminAsync(connectionString, tlsCaPath);
         using var timer = new PeriodicTimer(Period);
         var wasFull = false;
         do

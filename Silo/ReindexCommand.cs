@@ -89,7 +89,17 @@ public static class ReindexCommand
         };
 
         // Unlike the silo's, this connection fails at once when Redis is unreachable: an operator is waiting.
-        var redis = ConfigurationOptions.Parse(cluster.Redis);
+        ConfigurationOptions redis;
+        try
+        {
+            redis = ConfigurationOptions.Parse(cluster.Redis).TrustRedisCa(cluster.RedisTlsCaPath);
+        }
+        catch (Exception ex) when (ex is OrleansConfigurationException or InvalidOperationException)
+        {
+            await error.WriteLineAsync($"reindex: bad configuration: {ex.Message}");
+            return 2;
+        }
+
         JobIndexReport report;
         try
         {

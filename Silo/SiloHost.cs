@@ -28,7 +28,7 @@ public static class SiloHost
         AddStartupServices(builder.Services, cluster);
         builder.UseOrleans(silo => silo
             .AddClustering(cluster, builder.Configuration)
-            .AddJobProviders(cluster.Redis));
+            .AddJobProviders(cluster.Redis, cluster.RedisTlsCaPath));
         AddJobTypes(builder.Services, builder.Configuration, addJobs);
         return builder.Build();
     }
@@ -44,7 +44,7 @@ public static class SiloHost
         services.AddHostedService(sp => new StartupLog(sp.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansTasks.Silo"), cluster));
         if (cluster.Redis is { } redis)
         {
-            services.AddHostedService(sp => new RedisDurabilityCheck(redis, sp.GetRequiredService<ILogger<RedisDurabilityCheck>>()));
+            services.AddHostedService(sp => new RedisDurabilityCheck(redis, sp.GetRequiredService<ILogger<RedisDurabilityCheck>>(), cluster.RedisTlsCaPath));
         }
 
         return services;

@@ -29,9 +29,10 @@ public static class SiloSetup
 
     /// <summary>
     /// Storage and reminders: Redis when <paramref name="redis"/> is set, else in memory. Clustering is left to the
-    /// caller (the test host brings its own).
+    /// caller (the test host brings its own). <paramref name="redisTlsCaPath"/> is <c>Redis:TlsCaPath</c>
+    /// (<see cref="ClusterSettings.RedisTlsCaPath"/>).
     /// </summary>
-    public static ISiloBuilder AddJobProviders(this ISiloBuilder silo, string? redis)
+    public static ISiloBuilder AddJobProviders(this ISiloBuilder silo, string? redis, string? redisTlsCaPath = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
 
@@ -74,11 +75,11 @@ public static class SiloSetup
         }
         else
         {
-            var redisOptions = ParseRedis(redis);
+            var redisOptions = ParseRedis(redis, redisTlsCaPath);
 
-            // A refused password stops start-up with a clear error instead of endless retries.
+            // A refused password (or TLS certificate) stops start-up with a clear error instead of endless retries.
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp =>
-                new RedisCredentialsCheck(redis, sp.GetRequiredService<ILogger<RedisCredentialsCheck>>()));
+                new RedisCredentialsCheck(redis, sp.GetRequiredService<ILogger<RedisCredentialsCheck>>(), redisTlsCaPath));
 
             // The job grain's own Redis storage: state and index entries in one atomic script (docs/design.md).
             silo.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<RedisJobStore>(sp, redisOptions));
@@ -107,7 +108,7 @@ public static class SiloSetup
 
             // New jobs are refused above the Redis memory watermark, keeping the rest for accepted jobs' outcomes.
             silo.Services.AddHostedService(sp => new RedisHeadroomMonitor(redis, sp.GetRequiredService<StorageHeadroom>(),
-                sp.GetRequiredService<IOptions<JobsOptions>>(), sp.GetRequiredService<ILogger<RedisHeadroomMonitor>>()));
+                sp.GetRequiredService<IOptions<JobsOptions>>(), sp.GetRequiredService<ILogger<RedisHeadroomMonitor>>(), redisTlsCaPath));
         }
 
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetentionStarter>();
@@ -121,11 +122,37 @@ public static class SiloSetup
         return silo;
     }
 
-    /// <summary>Redis options that survive Redis being briefly away: keep retrying instead of failing start-up.</summary>
-    public static ConfigurationOptions ParseRedis(string connectionString)
+    /// <summary>
+    /// Redis options that survive Redis being briefly away: keep retrying instead of failing start-up. With
+    /// <paramref name="tlsCaPath"/> (<c>Redis:TlsCaPath</c>) the server's TLS certificate must chain to that CA.
+    /// </summary>
+    public static ConfigurationOptions ParseRedis(string connectionString, string? tlsCaPath = null)
     {
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false;
+        return options.TrustRedisCa(tlsCaPath);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="options"/> accept only a server certificate that chains to the CA in
+    /// <paramref name="tlsCaPath"/> (<see cref="RedisTls"/>); unchanged when it is null.
+    /// </summary>
+    /// <exception cref="OrleansConfigurationException">The connection string does not turn TLS on.</exception>
+    public static ConfigurationOptions TrustRedisCa(this ConfigurationOptions options, string? tlsCaPath)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (string.IsNullOrWhiteSpace(tlsCaPath))
+        {
+            return options;
+        }
+
+        if (!options.Ssl)
+        {
+            // A CA for a plain-text connection would protect nothing; say so rather than let it look secure.
+            throw new OrleansConfigurationException(RedisTls.NotTlsProblem);
+        }
+
+        options.CertificateValidation += RedisTls.CreateValidation(tlsCaPath);
         return options;
     }
 
@@ -133,9 +160,9 @@ public static class SiloSetup
     /// A connection of the silo's own that may send admin commands (CONFIG GET, INFO), kept apart from the providers'
     /// connections, which never need them.
     /// </summary>
-    public static Task<ConnectionMultiplexer> ConnectAdminAsync(string connectionString)
+    public static Task<ConnectionMultiplexer> ConnectAdminAsync(string connectionString, string? tlsCaPath = null)
     {
-        var options = ParseRedis(connectionString);
+        var options = ParseRedis(connectionString, tlsCaPath);
         options.AllowAdmin = true;
         return ConnectionMultiplexer.ConnectAsync(options);
     }
@@ -207,7 +234,7 @@ public static class SiloSetup
             o.GatewayPort = endpoints.GatewayPort;
             o.AdvertisedIPAddress = endpoints.AdvertisedIPAddress is { Length: > 0 } address ? IPAddress.Parse(address) : DefaultAdvertisedAddress();
         });
-        var redisOptions = ParseRedis(settings.Redis!);
+        var redisOptions = ParseRedis(settings.Redis!, settings.RedisTlsCaPath);
         return silo.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
     }
 

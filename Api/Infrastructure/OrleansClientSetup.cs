@@ -11,7 +11,7 @@ public static partial class OrleansClientSetup
 {
     /// <summary>The <see cref="ClusterSettings"/> keys a client uses (the deployment test checks compose against them).</summary>
     public static IReadOnlyList<string> Keys { get; } =
-        [ClusterSettings.RedisKey, "Orleans:ClusterId", "Orleans:ServiceId", "Orleans:Endpoints:GatewayPort", .. ClusterTls.Keys];
+        [ClusterSettings.RedisKey, RedisTls.CaPathKey, "Orleans:ClusterId", "Orleans:ServiceId", "Orleans:Endpoints:GatewayPort", .. ClusterTls.Keys];
 
     public static WebApplicationBuilder AddOrleansTasksClient(this WebApplicationBuilder builder)
     {
@@ -37,6 +37,12 @@ public static partial class OrleansClientSetup
                 });
                 var options = ConfigurationOptions.Parse(redis);
                 options.AbortOnConnectFail = false;
+                if (cluster.RedisTlsCaPath is { } redisCa)
+                {
+                    // As the silos (SiloSetup.TrustRedisCa): Redis' certificate must chain to this CA and nothing else.
+                    options.CertificateValidation += options.Ssl ? RedisTls.CreateValidation(redisCa) : throw new InvalidOperationException(RedisTls.NotTlsProblem);
+                }
+
                 client.UseRedisClustering(o => o.ConfigurationOptions = options);
             }
 

@@ -22,6 +22,13 @@ public sealed class ClusterSettings
     /// </summary>
     public string? Redis { get; set; }
 
+    /// <summary>
+    /// <c>Redis:TlsCaPath</c>: the CA (PEM or DER) a TLS Redis server's certificate must chain to, with that CA alone as
+    /// the trust anchor (<see cref="RedisTls"/>). Needs <c>ssl=true</c> in the connection string. Default: unset, the
+    /// machine's trusted roots decide.
+    /// </summary>
+    public string? RedisTlsCaPath { get; set; }
+
     /// <summary>The cluster's id; silos and clients must agree. Default: <c>orleanstasks</c>.</summary>
     public string ClusterId { get; set; } = "orleanstasks";
 
@@ -40,7 +47,7 @@ public sealed class ClusterSettings
     /// <summary>Every configuration key this class reads (checked against the compose file by the deployment tests).</summary>
     public static IReadOnlyList<string> Keys { get; } =
     [
-        RedisKey, $"{SectionName}:ClusterId", $"{SectionName}:ServiceId", $"{SectionName}:Endpoints:SiloPort",
+        RedisKey, RedisTls.CaPathKey, $"{SectionName}:ClusterId", $"{SectionName}:ServiceId", $"{SectionName}:Endpoints:SiloPort",
         $"{SectionName}:Endpoints:GatewayPort", $"{SectionName}:Endpoints:AdvertisedIPAddress", .. ClusterTls.Keys,
     ];
 
@@ -52,6 +59,7 @@ public sealed class ClusterSettings
         var settings = new ClusterSettings();
         configuration.GetSection(SectionName).Bind(settings);
         settings.Redis = string.IsNullOrWhiteSpace(configuration[RedisKey]) ? null : configuration[RedisKey];
+        settings.RedisTlsCaPath = string.IsNullOrWhiteSpace(configuration[RedisTls.CaPathKey]) ? null : configuration[RedisTls.CaPathKey];
         if (settings.Validate().ToList() is { Count: > 0 } errors)
         {
             throw new OptionsValidationException(SectionName, typeof(ClusterSettings), errors);
@@ -84,6 +92,18 @@ public sealed class ClusterSettings
         if (Endpoints.AdvertisedIPAddress is { Length: > 0 } address && !IPAddress.TryParse(address, out _))
         {
             yield return $"{SectionName}:Endpoints:AdvertisedIPAddress must be an IP address, not '{address}'.";
+        }
+
+        if (RedisTlsCaPath is { } caPath)
+        {
+            if (!Durable)
+            {
+                yield return $"{RedisTls.CaPathKey} is set but {RedisKey} is not: there is no Redis to check the certificate of.";
+            }
+            else if (!File.Exists(caPath))
+            {
+                yield return $"{RedisTls.CaPathKey} names no file: '{caPath}'.";
+            }
         }
 
         foreach (var problem in Tls.Validate())

@@ -32,7 +32,7 @@ public sealed class ClusterSettingsTests
         Assert.Equal(("redis:6379", "c", "s", 1, 2, "10.0.0.5"),
             (settings.Redis, settings.ClusterId, settings.ServiceId, settings.Endpoints.SiloPort, settings.Endpoints.GatewayPort, settings.Endpoints.AdvertisedIPAddress));
         Assert.True(settings.Durable);
-        Assert.Equal(6 + ClusterTls.Keys.Count, ClusterSettings.Keys.Count);
+        Assert.Equal(7 + ClusterTls.Keys.Count, ClusterSettings.Keys.Count);
     }
 
     [Fact]
