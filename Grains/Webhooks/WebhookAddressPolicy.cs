@@ -82,7 +82,7 @@ public sealed class WebhookAddressPolicy(WebhookOptions options)
     /// <summary>As <see cref="CheckAtEnqueue"/> without the secret: the URL's own shape and host.</summary>
     public string? CheckUrl(string url)
     {
-        if (CallbackUrl.Validate(url) is { } problem)
+        if (CheckDestination(url) is { } problem)
         {
             return problem;
         }
@@ -93,11 +93,6 @@ public sealed class WebhookAddressPolicy(WebhookOptions options)
             return null;
         }
 
-        if (_allowed.Count > 0)
-        {
-            return $"names host '{NormalizeHost(host)}', which is not in Webhooks:AllowedHosts ({string.Join(", ", _allowed.Order(StringComparer.Ordinal))}).";
-        }
-
         if (IPAddress.TryParse(NormalizeHost(host), out var literal) && IsRefused(literal))
         {
             return $"names the address {literal}: loopback, private, link-local and metadata addresses are refused unless listed in Webhooks:AllowedHosts.";
@@ -106,6 +101,23 @@ public sealed class WebhookAddressPolicy(WebhookOptions options)
         var name = NormalizeHost(host);
         return name == "localhost" || name.EndsWith(".localhost", StringComparison.Ordinal)
             ? $"names '{name}': loopback is refused unless listed in Webhooks:AllowedHosts."
+            : null;
+    }
+
+    /// <summary>
+    /// The URL's shape and, when <c>Webhooks:AllowedHosts</c> is set, its host; what the host resolves to is
+    /// judged when the delivery connects (<see cref="ConnectAsync"/>).
+    /// </summary>
+    public string? CheckDestination(string url)
+    {
+        if (CallbackUrl.Validate(url) is { } problem)
+        {
+            return problem;
+        }
+
+        var host = new Uri(url).IdnHost;
+        return _allowed.Count > 0 && !IsListed(host)
+            ? $"names host '{NormalizeHost(host)}', which is not in Webhooks:AllowedHosts ({string.Join(", ", _allowed.Order(StringComparer.Ordinal))})."
             : null;
     }
 

@@ -52,7 +52,8 @@ public sealed class WebhookSender : IDisposable
             throw new WebhookRefusedException("Webhooks:Secret is not set on this silo, so the delivery cannot be signed.");
         }
 
-        if (_policy.CheckUrl(url) is { } problem)
+        // Addresses, literal or resolved, are checked where the connection is made, on what is actually connected to.
+        if (_policy.CheckDestination(url) is { } problem)
         {
             throw new WebhookRefusedException($"The callback URL {problem}");
         }
