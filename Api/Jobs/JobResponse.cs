@@ -3,7 +3,10 @@ using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Api.Jobs;
 
-/// <summary>A job as the HTTP API shows it. Times are UTC; durations are hh:mm:ss (days as d.hh:mm:ss).</summary>
+/// <summary>
+/// A job as the HTTP API shows it. Times are UTC; durations are hh:mm:ss (days as d.hh:mm:ss). <c>callbackUrl</c>:
+/// where the outcome is POSTed when the job finishes (null for none).
+/// </summary>
 public sealed record JobResponse(
     string Id,
     string Type,
@@ -26,6 +29,8 @@ public sealed record JobResponse(
     DateTime? CancelRequestedAt,
     DateTime? ExpiresAt)
 {
+    public string? CallbackUrl { get; init; }
+
     public static JobResponse From(JobSnapshot s)
     {
         ArgumentNullException.ThrowIfNull(s);
@@ -36,7 +41,10 @@ public sealed record JobResponse(
             s.NextAttemptAt?.UtcDateTime, JobErrorResponse.From(s.LastError),
             s.ResultJson is null ? null : Parse(s.ResultJson),
             [.. s.History.Select(AttemptResponse.From)],
-            s.Round, s.CancelRequestedAt?.UtcDateTime, s.ExpiresAt?.UtcDateTime);
+            s.Round, s.CancelRequestedAt?.UtcDateTime, s.ExpiresAt?.UtcDateTime)
+        {
+            CallbackUrl = s.CallbackUrl,
+        };
     }
 
     private static JsonElement Parse(string json)

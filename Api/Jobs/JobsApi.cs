@@ -17,6 +17,9 @@ namespace OrleansTasks.Api.Jobs;
 /// <param name="MinBackoff">Backoff before the first retry.</param>
 /// <param name="MaxBackoff">Cap of the doubling backoff.</param>
 /// <param name="Timeout">Time limit of one attempt.</param>
+/// <param name="CallbackUrl">
+/// An absolute http or https URL the outcome is POSTed to, signed, when the job finishes; overrides the type's default.
+/// </param>
 public sealed record SubmitJobRequest(
     string? Type,
     JsonElement? Payload = null,
@@ -26,7 +29,8 @@ public sealed record SubmitJobRequest(
     int? MaxRetries = null,
     TimeSpan? MinBackoff = null,
     TimeSpan? MaxBackoff = null,
-    TimeSpan? Timeout = null);
+    TimeSpan? Timeout = null,
+    string? CallbackUrl = null);
 
 /// <summary>Submitting and reading jobs.</summary>
 public static class JobsApi
@@ -103,6 +107,12 @@ public static class JobsApi
             errors["payload"] = ["must be a JSON object."];
         }
 
+        // The shape is checked here; which hosts may be called is the silos' setting, checked there (also a 400).
+        if (request.CallbackUrl is not null && CallbackUrl.Validate(request.CallbackUrl) is { } callbackProblem)
+        {
+            errors["callbackUrl"] = [callbackProblem];
+        }
+
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, "The job request is invalid.");
@@ -116,6 +126,7 @@ public static class JobsApi
             Timeout = request.Timeout,
             Delay = request.Delay,
             RunAt = request.RunAt,
+            CallbackUrl = request.CallbackUrl,
         };
         var payload = request.Payload is { ValueKind: JsonValueKind.Object } body ? body.GetRawText() : "{}";
         var result = await jobs.EnqueueAsync(request.Type!, payload, options, id);

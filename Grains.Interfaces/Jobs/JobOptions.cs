@@ -25,6 +25,12 @@ public sealed record JobOptions
     /// <summary>Start no earlier than this instant. Exclusive with <see cref="Delay"/>.</summary>
     [Id(5)] public DateTimeOffset? RunAt { get; init; }
 
+    /// <summary>
+    /// Where the engine POSTs the job's outcome when it finishes (succeeded, failed or cancelled), signed with
+    /// <c>Webhooks:Secret</c>; overrides the job type's default. An absolute http or https URL.
+    /// </summary>
+    [Id(6)] public string? CallbackUrl { get; init; }
+
     /// <summary>No overrides at all.</summary>
     public static JobOptions None { get; } = new();
 

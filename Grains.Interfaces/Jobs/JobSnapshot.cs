@@ -79,4 +79,7 @@ public sealed record JobSnapshot
 
     /// <summary>When retention removes the finished job (its id is free again then); null while it runs or when kept for ever.</summary>
     [Id(16)] public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>Where the outcome is POSTed when the job finishes (its own or its type's default); null for none.</summary>
+    [Id(18)] public string? CallbackUrl { get; init; }
 }

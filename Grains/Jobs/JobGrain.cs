@@ -30,6 +30,7 @@ public sealed partial class JobGrain(
     JobTypeDirectory directory,
     StorageHeadroom headroom,
     JobRetention retention,
+    Webhooks.WebhookDeliveries webhooks,
     IOptions<JobsOptions> options,
     IOptions<GrainCollectionOptions> collection,
     [FromKeyedServices(JobClock.Key)] TimeProvider time,
@@ -132,7 +133,10 @@ public sealed partial class JobGrain(
         // A free worker slot (and nobody waiting for one) lets the first attempt begin in this same write, when this
         // silo can run the type.
         var slot = runAt <= now && runner.Waiting == 0 && registry.TryGet(check.Type, out _) ? runner.TryAcquireSlot() : null;
-        var enqueued = new JobEvent.Enqueued(now, check.Type, check.CanonicalPayload!, check.Policy!, runAt, slot is not null, RuntimeIdentity);
+        var enqueued = new JobEvent.Enqueued(now, check.Type, check.CanonicalPayload!, check.Policy!, runAt, slot is not null, RuntimeIdentity)
+        {
+            CallbackUrl = check.CallbackUrl,
+        };
         try
         {
             await ApplyAsync(enqueued);
@@ -359,6 +363,7 @@ public sealed partial class JobGrain(
 
         try
         {
+            var deliveryMissing = false;
             foreach (var effect in transition.Effects)
             {
                 switch (effect)
@@ -368,6 +373,12 @@ public sealed partial class JobGrain(
                         break;
                     case var _ when effect == JobEffect.WriteState:
                         await job.WriteStateAsync();
+                        break;
+                    case var _ when effect == JobEffect.EnqueueCallback:
+                        deliveryMissing = !await webhooks.TryEnqueueAsync(GrainFactory, Id, job.State);
+                        break;
+                    case var _ when effect == JobEffect.ClearWakeUp && deliveryMissing:
+                        await KeepWakeUpForDeliveryAsync();
                         break;
                     case var _ when effect == JobEffect.ClearWakeUp:
                         await ClearWakeUpAsync();
@@ -403,7 +414,7 @@ public sealed partial class JobGrain(
     /// <summary>Checks the request against the job types of this silo or, in a rolling deploy, of one that has the type.</summary>
     private async Task<JobRequestCheck> CheckAsync(EnqueueRequest request, DateTimeOffset now)
     {
-        var check = await directory.CheckAsync(registry, GrainFactory, request, now);
+        var check = webhooks.Check(await directory.CheckAsync(registry, GrainFactory, request, now));
         if (JobId.Validate(Id) is { } idProblem)
         {
             check = check with { Errors = new Dictionary<string, string[]>(check.Errors) { ["id"] = [idProblem] } };
@@ -696,6 +707,24 @@ public sealed partial class JobGrain(
         }
     }
 
+    /// <summary>
+    /// The finished job's webhook delivery could not be enqueued: keep the wake-up, ticking soon (a cancelled retry's
+    /// wake-up may be due days ahead), so the next tick enqueues it.
+    /// </summary>
+    private async Task KeepWakeUpForDeliveryAsync()
+    {
+        try
+        {
+            await SetWakeUpAsync(RecoveryInterval);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The old wake-up is still registered (or the write went through): a later tick enqueues the delivery.
+            _wakeUp = null;
+            webhooks.LogWakeUpNotMoved(ex, Id);
+        }
+    }
+
     private JobSnapshot Snapshot(JobState state) => new()
     {
         Id = Id,
@@ -715,6 +744,7 @@ public sealed partial class JobGrain(
         Round = state.Round,
         CancelRequestedAt = state.CancelRequestedAt,
         ExpiresAt = retention.ExpiresAt(state),
+        CallbackUrl = state.CallbackUrl,
     };
 }
 

@@ -30,4 +30,7 @@ public sealed record JobState
 
     /// <summary>1 for the job as enqueued, 2 after the first requeue, ...; <see cref="Attempts"/> counts this round only.</summary>
     [Id(14)] public int Round { get; init; } = 1;
+
+    /// <summary>Where the outcome is POSTed when a round ends (Grains/Webhooks); null for none.</summary>
+    [Id(17)] public string? CallbackUrl { get; init; }
 }

@@ -5,7 +5,11 @@ public abstract record JobEvent(DateTimeOffset Now)
 {
     /// <summary>A new job passed validation. <paramref name="Slot"/>: a worker slot on this silo is already held for it.</summary>
     public sealed record Enqueued(DateTimeOffset Now, string Type, string PayloadJson, JobPolicy Policy, DateTimeOffset RunAt,
-        bool Slot, string Silo) : JobEvent(Now);
+        bool Slot, string Silo) : JobEvent(Now)
+    {
+        /// <summary>Where the outcome is POSTed when the job finishes; null for none.</summary>
+        public string? CallbackUrl { get; init; }
+    }
 
     /// <summary>A scheduled or retrying job's time has come (its wake-up fired or its in-memory wait ended).</summary>
     public sealed record Due(DateTimeOffset Now) : JobEvent(Now);
@@ -69,6 +73,13 @@ public abstract record JobEffect
     /// <summary>Move the activation to a silo that can run the job's type, or let it go when no such silo is up.</summary>
     public static JobEffect Relocate { get; } = new Move();
 
+    /// <summary>
+    /// Enqueue the completion webhook's delivery job for this round (idempotent by its id). Comes after the terminal
+    /// write and before the wake-up is cleared: a crash in between leaves the wake-up, whose tick enqueues it again.
+    /// When it cannot be enqueued the executor keeps the wake-up instead of clearing it.
+    /// </summary>
+    public static JobEffect EnqueueCallback { get; } = new Callback();
+
     /// <summary>Register or move the durable wake-up to fire <paramref name="DueIn"/> from now, then every recovery interval.</summary>
     public sealed record SetWakeUp(TimeSpan DueIn) : JobEffect;
 
@@ -81,6 +92,8 @@ public abstract record JobEffect
     private sealed record Move : JobEffect;
 
     private sealed record Erase : JobEffect;
+
+    private sealed record Callback : JobEffect;
 }
 
 /// <summary>The next state (null: no record) and the effects that make it so.</summary>
@@ -97,7 +110,8 @@ public sealed class InvalidJobTransitionException(string message) : InvalidOpera
 /// <remarks>
 /// Effect order carries durability. A new job stores its wake-up before its state (a wake-up without state removes
 /// itself on its first tick; state without a wake-up is a job nobody runs after a crash). A finished job stores its
-/// state before clearing the wake-up (a tick that finds it terminal clears it again). Attempts are counted when they
+/// state before clearing the wake-up (a tick that finds it terminal clears it again), and enqueues its webhook
+/// delivery in between (a tick that finds it terminal enqueues it again). Attempts are counted when they
 /// begin, so a crash mid-attempt uses up a retry and a job that kills its silo cannot loop for ever.
 /// </remarks>
 public static class JobStateMachine
@@ -122,7 +136,7 @@ public static class JobStateMachine
         {
             (null, JobEvent.Enqueued enqueued) => Enqueue(enqueued, recoveryInterval),
             (null, JobEvent.WakeUp) => new(null, [JobEffect.ClearWakeUp, JobEffect.Deactivate]),
-            ({ Status: var s }, JobEvent.WakeUp) when s.IsTerminal() => new(state, [JobEffect.ClearWakeUp, JobEffect.Deactivate]),
+            ({ Status: var s }, JobEvent.WakeUp) when s.IsTerminal() => new(state, [.. CallbackOf(state), JobEffect.ClearWakeUp, JobEffect.Deactivate]),
             ({ }, JobEvent.WakeUp) => new(state, []),
 
             ({ Status: JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.Due due) when state.NextAttemptAt is not { } at || at <= due.Now =>
@@ -199,6 +213,7 @@ public static class JobStateMachine
             CreatedAt = e.Now,
             ScheduledFor = e.RunAt,
             NextAttemptAt = e.RunAt,
+            CallbackUrl = e.CallbackUrl,
         };
 
         // A slot already held lets the first attempt begin in this same write, saving a separate "queued" write.
@@ -273,7 +288,10 @@ public static class JobStateMachine
 
     private static JobTransition Terminal(JobState state, JobStatus status, DateTimeOffset now) => new(
         state with { Status = status, FinishedAt = now, NextAttemptAt = null },
-        [JobEffect.WriteState, JobEffect.ClearWakeUp, JobEffect.Deactivate]);
+        [JobEffect.WriteState, .. CallbackOf(state), JobEffect.ClearWakeUp, JobEffect.Deactivate]);
+
+    /// <summary>The webhook delivery of a finished round, for a job that has a callback.</summary>
+    private static JobEffect[] CallbackOf(JobState state) => state.CallbackUrl is null ? [] : [JobEffect.EnqueueCallback];
 
     private static IReadOnlyList<JobAttempt> CloseLast(IReadOnlyList<JobAttempt> history, DateTimeOffset now, AttemptOutcome outcome, JobError? error) =>
         history is [.., { Outcome: AttemptOutcome.Running } last]

@@ -76,6 +76,9 @@ public sealed record JobRequestCheck(
     [property: Id(2)] JobPolicy? Policy,
     [property: Id(3)] IReadOnlyDictionary<string, string[]> Errors)
 {
+    /// <summary>The callback URL the job gets: the enqueue's own, else its type's default; null for none.</summary>
+    [Id(4)] public string? CallbackUrl { get; init; }
+
     /// <summary>Checks <paramref name="request"/> against this silo's <paramref name="registry"/> at <paramref name="now"/>.</summary>
     public static JobRequestCheck Of(JobTypeRegistry registry, EnqueueRequest request, DateTimeOffset now, IEnumerable<string>? typesElsewhere = null)
     {
@@ -99,7 +102,7 @@ public sealed record JobRequestCheck(
             }
         }
 
-        return new(definition.Name, payload, policy, errors);
+        return new(definition.Name, payload, policy, errors) { CallbackUrl = request.Options.CallbackUrl ?? definition.DefaultCallbackUrl };
     }
 }
 

@@ -34,6 +34,12 @@ public sealed class JobTypeOptions
     /// <summary>As <see cref="RetainSucceeded"/>, for failed jobs.</summary>
     public TimeSpan? RetainFailed { get; set; }
 
+    /// <summary>
+    /// Where this type's jobs POST their outcome when they finish, unless the enqueue names its own
+    /// <see cref="JobOptions.CallbackUrl"/> (needs <c>Webhooks:Secret</c>). Default: none.
+    /// </summary>
+    public string? CallbackUrl { get; set; }
+
     /// <summary>Adds <typeparamref name="TException"/> to <see cref="NonRetryableExceptions"/>.</summary>
     public JobTypeOptions DoNotRetryOn<TException>() where TException : Exception
     {
@@ -50,9 +56,11 @@ public sealed class JobTypeOptions
 public sealed class JobTypeDefinition
 {
     internal JobTypeDefinition(string name, Type payloadType, JobPolicy defaults, IReadOnlyList<Type> nonRetryable,
-        Func<IServiceProvider, object, JobContext, CancellationToken, Task<string>> execute, JobTypeRetention? retention = null)
+        Func<IServiceProvider, object, JobContext, CancellationToken, Task<string>> execute, JobTypeRetention? retention = null,
+        string? defaultCallbackUrl = null)
     {
         Retention = retention ?? JobTypeRetention.Inherit;
+        DefaultCallbackUrl = defaultCallbackUrl;
         Name = name;
         PayloadType = payloadType;
         Defaults = defaults;
@@ -67,6 +75,9 @@ public sealed class JobTypeDefinition
 
     /// <summary>This type's own retention periods (null members inherit <c>Jobs:Retention</c>).</summary>
     public JobTypeRetention Retention { get; }
+
+    /// <summary>Where this type's jobs POST their outcome unless the enqueue names its own; null for none.</summary>
+    public string? DefaultCallbackUrl { get; }
 
     /// <summary>Creates the handler, runs it on the deserialized payload and returns the result as JSON.</summary>
     internal Func<IServiceProvider, object, JobContext, CancellationToken, Task<string>> Execute { get; }
@@ -122,7 +133,12 @@ public sealed class JobTypeRegistryBuilder(IServiceCollection services)
             throw new InvalidOperationException($"Job type '{name}' has a retention that is not positive (use Timeout.InfiniteTimeSpan to keep for ever).");
         }
 
-        if (!_types.TryAdd(name, new JobTypeDefinition(name, arguments[0], policy, [.. options.NonRetryableExceptions], adapter.ExecuteAsync, retention)))
+        if (options.CallbackUrl is { } callbackUrl && Jobs.CallbackUrl.Validate(callbackUrl) is { } callbackProblem)
+        {
+            throw new InvalidOperationException($"Job type '{name}' has a callback URL that {callbackProblem}");
+        }
+
+        if (!_types.TryAdd(name, new JobTypeDefinition(name, arguments[0], policy, [.. options.NonRetryableExceptions], adapter.ExecuteAsync, retention, options.CallbackUrl)))
         {
             throw new InvalidOperationException($"Job type '{name}' is registered twice.");
         }

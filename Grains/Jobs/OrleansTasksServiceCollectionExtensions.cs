@@ -24,6 +24,7 @@ public static class OrleansTasksServiceCollectionExtensions
         services.TryAddSingleton<StorageHeadroom>();
         services.AddSingleton<IIncomingGrainCallFilter, Infrastructure.BoundaryExceptionFilter>();
         var jobs = new JobTypeRegistryBuilder(services);
+        Webhooks.WebhookRegistration.AddWebhookDeliveries(jobs);
         configureJobs(jobs);
         services.AddSingleton(jobs.Build());
         services.AddSingleton(jobs.BuildSchedules());
