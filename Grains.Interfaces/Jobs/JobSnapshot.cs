@@ -79,4 +79,10 @@ public sealed record JobSnapshot
 
     /// <summary>When retention removes the finished job (its id is free again then); null while it runs or when kept for ever.</summary>
     [Id(16)] public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>The handler's last reported progress in this round (kept across retries, cleared by a requeue).</summary>
+    [Id(17)] public JobProgress? Progress { get; init; }
+
+    /// <summary>Goes up by one with every stored transition of the job: the id of its live events.</summary>
+    [Id(19)] public long Version { get; init; }
 }

@@ -30,4 +30,10 @@ public sealed record JobState
 
     /// <summary>1 for the job as enqueued, 2 after the first requeue, ...; <see cref="Attempts"/> counts this round only.</summary>
     [Id(14)] public int Round { get; init; } = 1;
+
+    /// <summary>The handler's last reported progress in this round: kept across retries (the next attempt resumes from it), cleared by a requeue.</summary>
+    [Id(16)] public JobProgress? Progress { get; init; }
+
+    /// <summary>Goes up by one with every stored write (<see cref="JobGrain"/>): the id of the job's live events.</summary>
+    [Id(18)] public long Version { get; init; }
 }
