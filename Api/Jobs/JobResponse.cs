@@ -26,6 +26,12 @@ public sealed record JobResponse(
     DateTime? CancelRequestedAt,
     DateTime? ExpiresAt)
 {
+    /// <summary>The handler's last reported progress (this round); null until it reports.</summary>
+    public ProgressResponse? Progress { get; init; }
+
+    /// <summary>Goes up with every stored change of the job; the id of its live events (<c>GET /jobs/{id}/events</c>).</summary>
+    public long Version { get; init; }
+
     public static JobResponse From(JobSnapshot s)
     {
         ArgumentNullException.ThrowIfNull(s);
@@ -36,13 +42,38 @@ public sealed record JobResponse(
             s.NextAttemptAt?.UtcDateTime, JobErrorResponse.From(s.LastError),
             s.ResultJson is null ? null : Parse(s.ResultJson),
             [.. s.History.Select(AttemptResponse.From)],
-            s.Round, s.CancelRequestedAt?.UtcDateTime, s.ExpiresAt?.UtcDateTime);
+            s.Round, s.CancelRequestedAt?.UtcDateTime, s.ExpiresAt?.UtcDateTime)
+        {
+            Progress = ProgressResponse.From(s.Progress),
+            Version = s.Version,
+        };
     }
 
     private static JsonElement Parse(string json)
     {
         using var document = JsonDocument.Parse(json);
         return document.RootElement.Clone();
+    }
+}
+
+/// <summary>A handler's progress report: percent 0-100, its detail as it passed it (any JSON, or null), and when.</summary>
+public sealed record ProgressResponse(double Percent, JsonElement? Detail, DateTime UpdatedAt)
+{
+    public static ProgressResponse? From(JobProgress? p)
+    {
+        if (p is null)
+        {
+            return null;
+        }
+
+        JsonElement? detail = null;
+        if (p.DetailJson is not null)
+        {
+            using var document = JsonDocument.Parse(p.DetailJson);
+            detail = document.RootElement.Clone();
+        }
+
+        return new(p.Percent, detail, p.UpdatedAt.UtcDateTime);
     }
 }
 
