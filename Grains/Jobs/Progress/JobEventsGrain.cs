@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Placement;
 
 namespace OrleansTasks.Jobs.Progress;
@@ -10,7 +12,8 @@ namespace OrleansTasks.Jobs.Progress;
 /// </summary>
 [PreferLocalPlacement]
 [GrainType("jobevents")]
-public sealed class JobEventsGrain(IServiceProvider services, [FromKeyedServices(JobClock.Key)] TimeProvider time) : Grain, IJobEventsGrain
+public sealed class JobEventsGrain(IServiceProvider services, IOptions<GrainCollectionOptions> collection,
+    [FromKeyedServices(JobClock.Key)] TimeProvider time) : Grain, IJobEventsGrain
 {
     // An observer that is not renewed within this is dropped (its API process is gone).
     private static readonly TimeSpan Expiry = TimeSpan.FromSeconds(60);
@@ -38,8 +41,10 @@ public sealed class JobEventsGrain(IServiceProvider services, [FromKeyedServices
             _observers = next;
         }
 
-        // Kept while observers are registered: the store's subscription lives in this activation.
-        _keepAlive ??= this.RegisterGrainTimer(Sweep, new GrainTimerCreationOptions(Expiry / 3, Expiry / 3) { KeepAlive = true, Interleave = true });
+        // Kept while observers are registered (the store's subscription lives in this activation): a KeepAlive
+        // timer's ticks count as activity, so it ticks well within the collection age.
+        var period = TimeSpan.FromTicks(Math.Min(Expiry.Ticks, collection.Value.CollectionAge.Ticks) / 3);
+        _keepAlive ??= this.RegisterGrainTimer(Sweep, new GrainTimerCreationOptions(period, period) { KeepAlive = true, Interleave = true });
         return Task.FromResult(known);
     }
 
