@@ -9,7 +9,7 @@ namespace OrleansTasks.Tests.Progress;
 public sealed class MemoryJobEventsTests(ClusterFixture fixture)
 {
     [Fact]
-    public async Task AnObserverRegisteredWithTheSiloHearsEveryStoredChangeOfAJobInVersionOrder()
+    public async Task AnObserverRegisteredWithTheSiloHearsEveryStoredChangeOfAJob()
     {
         var collector = new Collector();
         var client = fixture.Cluster.Client;
@@ -25,8 +25,8 @@ public sealed class MemoryJobEventsTests(ClusterFixture fixture)
             var done = await fixture.WaitForTerminalAsync(id);
             var changes = await Poll.UntilAsync(() => Task.FromResult(collector.Of(id)), c => c.Any(x => x.Status == JobStatus.Succeeded));
 
-            Assert.Equal(done.Version, changes[^1].Version);
-            Assert.Equal(changes.Select(c => c.Version).Order(), changes.Select(c => c.Version));
+            // Every stored version arrives once (one-way calls may overtake each other; streams keep the newest).
+            Assert.Equal(Enumerable.Range(1, (int)done.Version).Select(v => (long)v), changes.Select(c => c.Version).Order());
             Assert.Contains(changes, c => c.Status == JobStatus.Retrying && c.LastAttempt is { Number: 1, Outcome: AttemptOutcome.Failed });
         }
         finally
