@@ -8,10 +8,18 @@ namespace OrleansTasks.Api.Jobs;
 /// silo's observer without Redis) hands every job change here, and the hub passes it to the streams of that job
 /// only. Idle streams cost nothing but their entry.
 /// </summary>
-public sealed class JobEventHub
+public sealed class JobEventHub : IDisposable
 {
+    /// <summary>How often every open stream is woken to send a keep-alive comment.</summary>
+    public static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
     private readonly Lock _lock = new();
     private readonly Dictionary<string, List<JobEventSubscription>> _byJob = new(StringComparer.Ordinal);
+
+    // One timer for the whole process rather than a timeout per stream: idle streams then cost nothing in between.
+    private readonly ITimer _keepAlive;
+
+    public JobEventHub() => _keepAlive = TimeProvider.System.CreateTimer(static hub => ((JobEventHub)hub!).TickAll(), this, KeepAlive, KeepAlive);
 
     /// <summary>Open streams in this process.</summary>
     public int OpenStreams
@@ -78,6 +86,22 @@ public sealed class JobEventHub
         }
     }
 
+    public void Dispose() => _keepAlive.Dispose();
+
+    private void TickAll()
+    {
+        JobEventSubscription[] all;
+        lock (_lock)
+        {
+            all = [.. _byJob.Values.SelectMany(l => l)];
+        }
+
+        foreach (var subscription in all)
+        {
+            subscription.Tick();
+        }
+    }
+
     internal void Remove(JobEventSubscription subscription)
     {
         lock (_lock)
@@ -98,6 +122,7 @@ public sealed class JobEventSubscription : IDisposable
     private readonly JobEventHub _hub;
     private readonly Channel<JobChange?> _changes;
     private int _lost;
+    private int _tick;
 
     internal JobEventSubscription(JobEventHub hub, string jobId)
     {
@@ -116,9 +141,18 @@ public sealed class JobEventSubscription : IDisposable
     /// <summary>True (once) when changes may have been missed since the last call.</summary>
     public bool TakeLost() => Interlocked.Exchange(ref _lost, 0) == 1;
 
+    /// <summary>True (once) when the hub's keep-alive ticked since the last call.</summary>
+    public bool TakeTick() => Interlocked.Exchange(ref _tick, 0) == 1;
+
     public void Dispose() => _hub.Remove(this);
 
     internal void Offer(JobChange change) => _changes.Writer.TryWrite(change);
+
+    internal void Tick()
+    {
+        Volatile.Write(ref _tick, 1);
+        _changes.Writer.TryWrite(null);
+    }
 
     internal void MarkLost()
     {

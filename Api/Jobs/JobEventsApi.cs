@@ -20,9 +20,6 @@ public sealed record JobStatusEvent(string Status, int Attempts, int Round, Date
 /// </summary>
 public static class JobEventsApi
 {
-    /// <summary>How often an idle stream sends a comment, so proxies and clients see it alive.</summary>
-    public static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
-
     public static WebApplicationBuilder AddJobEvents(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -85,22 +82,15 @@ public static class JobEventsApi
 
             while (!seen.Status.IsTerminal())
             {
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-                wait.CancelAfter(KeepAlive);
-                bool woke;
-                try
-                {
-                    woke = await subscription.Changes.WaitToReadAsync(wait.Token);
-                }
-                catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-                {
-                    await stream.CommentAsync("keep-alive", cancel);
-                    continue;
-                }
-
-                if (!woke)
+                if (!await subscription.Changes.WaitToReadAsync(cancel))
                 {
                     break;
+                }
+
+                if (subscription.TakeTick())
+                {
+                    // So proxies and clients see an idle stream alive (JobEventHub.KeepAlive).
+                    await stream.CommentAsync("keep-alive", cancel);
                 }
 
                 if (subscription.TakeLost())
