@@ -3,9 +3,12 @@ using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Tests.Infrastructure;
 
-/// <summary>Reports progress <paramref name="Reports"/> times as fast as it can (percent i·100/Reports, detail {step: i}), then fails its first <paramref name="FailTimes"/> attempts.</summary>
+/// <summary>
+/// Reports progress <paramref name="Reports"/> times (percent i·100/Reports, detail {step: i}), <paramref name="PauseMs"/>
+/// apart, in its first <paramref name="FailTimes"/> attempts, each of which then fails; later attempts succeed at once.
+/// </summary>
 [JobType("test_progress")]
-public sealed record ProgressBurst(int Reports, int FailTimes);
+public sealed record ProgressBurst(int Reports, int FailTimes, int PauseMs = 0);
 
 /// <summary>Waits for its gate (honouring its token), then reports 50 % and 100 %, and succeeds.</summary>
 [JobType("test_progress_gate")]
@@ -34,6 +37,10 @@ public sealed class ProgressBurstHandler : IJobHandler<ProgressBurst, int>
         for (var i = 1; i <= payload.Reports; i++)
         {
             await context.ReportProgressAsync(i * 100.0 / payload.Reports, new { step = i });
+            if (payload.PauseMs > 0)
+            {
+                await Task.Delay(payload.PauseMs, cancellationToken);
+            }
         }
 
         throw new InvalidDataException($"failing attempt {context.Attempt} after its progress");
