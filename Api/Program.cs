@@ -20,6 +20,7 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]))
 }
 
 builder.AddOrleansTasksClient();
+builder.AddJobEvents();
 builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName)
     .Validate(o => o.MaxRequestBytes > 0, "Api:MaxRequestBytes must be positive.")
     .ValidateOnStart();
@@ -56,6 +57,7 @@ app.MapOpenApi().RequireAuthorization(ApiScopes.Read);
 app.MapScalarApiReference("/docs").RequireAuthorization(ApiScopes.Read);
 app.MapJobsApi();
 app.MapJobQueriesApi();
+app.MapJobEventsApi();
 app.MapSchedulesApi();
 app.MapBulkApi();
 app.MapExamplesApi();

@@ -28,13 +28,18 @@ public sealed record BenchSettings
     public int ScheduleCount { get; init; } = 10;
     public double ScheduleSeconds { get; init; } = 30;
 
+    /// <summary>Open streams of the sse-idle workload, and how long their CPU is measured.</summary>
+    public int SseStreams { get; init; } = 1000;
+    public double SseSeconds { get; init; } = 60;
+
     public const string Usage = """
         usage: dotnet run --project bench -c Release -- [options]
           --quick            tiny sizes, one round: proves the harness works (./test.sh runs it)
           --rounds R         alternating rounds per workload (3)
           --n N              jobs for enqueue, http and drain (20000)
           --memory-jobs N    jobs for the memory workload (100000)
-          --workloads a,b    subset of enqueue,http,drain,latency,retry,memory, or soak (not run unless named)
+          --workloads a,b    subset of enqueue,http,drain,latency,retry,memory, or soak / sse-idle (not run unless named)
+          --sse-streams N    idle live-event streams of sse-idle (1000); --sse-seconds S measured (60)
           --systems a,b      subset of OrleansTasks,Hangfire (profiling one side; ratios need both)
           soak (OrleansTasks only; --quick: 1000 jobs, retention 6 s, sweep and samples every 1 s):
           --soak-jobs N      jobs (200000)
@@ -72,6 +77,8 @@ public sealed record BenchSettings
                 "--soak-sweep" => s with { SoakSweepSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--schedules" => s with { ScheduleCount = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--schedule-seconds" => s with { ScheduleSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--sse-streams" => s with { SseStreams = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--sse-seconds" => s with { SseSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--soak-sample" => s with { SoakSampleSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
             };
@@ -131,7 +138,7 @@ public static class BenchMain
         SoakResult? soak = null;
         try
         {
-            foreach (var workload in settings.Workloads.Where(w => w is not "memory" and not "soak" and not "schedule"))
+            foreach (var workload in settings.Workloads.Where(w => w is not "memory" and not "soak" and not "schedule" and not "sse-idle"))
             {
                 for (var round = 1; round <= settings.Rounds; round++)
                 {
@@ -173,6 +180,13 @@ public static class BenchMain
                 await server.FlushAllDatabasesAsync();
                 Report(results, new Measurement("schedule", "OrleansTasks", 1, settings.ScheduleCount,
                     await ScheduleWorkload.RunAsync(endpoint, settings.ScheduleCount, TimeSpan.FromSeconds(settings.ScheduleSeconds))));
+            }
+
+            if (settings.Workloads.Contains("sse-idle"))
+            {
+                await server.FlushAllDatabasesAsync();
+                Report(results, new Measurement("sse-idle", "OrleansTasks", 1, settings.SseStreams,
+                    await SseIdleWorkload.RunAsync(endpoint, settings.SseStreams, TimeSpan.FromSeconds(settings.SseSeconds))));
             }
 
             if (settings.Workloads.Contains("soak"))

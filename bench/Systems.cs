@@ -106,9 +106,11 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
 
         // The API's own security, as deployed: no key configured, so the bench's loopback client is served.
         builder.AddApiSecurity();
+        builder.AddJobEvents();
         var app = builder.Build();
         app.UseApiSecurity();
         app.MapJobsApi();
+        app.MapJobEventsApi();
         await app.StartAsync();
 
         // The bench's own connection, named so that Redis accounting leaves its polling out.

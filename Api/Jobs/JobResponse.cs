@@ -31,6 +31,12 @@ public sealed record JobResponse(
 {
     public string? CallbackUrl { get; init; }
 
+    /// <summary>The handler's last reported progress (this round); null until it reports.</summary>
+    public ProgressResponse? Progress { get; init; }
+
+    /// <summary>Goes up with every stored change of the job; the id of its live events (<c>GET /jobs/{id}/events</c>).</summary>
+    public long Version { get; init; }
+
     public static JobResponse From(JobSnapshot s)
     {
         ArgumentNullException.ThrowIfNull(s);
@@ -44,6 +50,8 @@ public sealed record JobResponse(
             s.Round, s.CancelRequestedAt?.UtcDateTime, s.ExpiresAt?.UtcDateTime)
         {
             CallbackUrl = s.CallbackUrl,
+            Progress = ProgressResponse.From(s.Progress),
+            Version = s.Version,
         };
     }
 
@@ -51,6 +59,27 @@ public sealed record JobResponse(
     {
         using var document = JsonDocument.Parse(json);
         return document.RootElement.Clone();
+    }
+}
+
+/// <summary>A handler's progress report: percent 0-100, its detail as it passed it (any JSON, or null), and when.</summary>
+public sealed record ProgressResponse(double Percent, JsonElement? Detail, DateTime UpdatedAt)
+{
+    public static ProgressResponse? From(JobProgress? p)
+    {
+        if (p is null)
+        {
+            return null;
+        }
+
+        JsonElement? detail = null;
+        if (p.DetailJson is not null)
+        {
+            using var document = JsonDocument.Parse(p.DetailJson);
+            detail = document.RootElement.Clone();
+        }
+
+        return new(p.Percent, detail, p.UpdatedAt.UtcDateTime);
     }
 }
 

@@ -82,4 +82,10 @@ public sealed record JobSnapshot
 
     /// <summary>Where the outcome is POSTed when the job finishes (its own or its type's default); null for none.</summary>
     [Id(18)] public string? CallbackUrl { get; init; }
+
+    /// <summary>The handler's last reported progress in this round (kept across retries, cleared by a requeue).</summary>
+    [Id(17)] public JobProgress? Progress { get; init; }
+
+    /// <summary>Goes up by one with every stored transition of the job: the id of its live events.</summary>
+    [Id(19)] public long Version { get; init; }
 }

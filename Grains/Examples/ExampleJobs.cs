@@ -65,7 +65,15 @@ public sealed class GenerateReportHandler(IOptions<ExamplesOptions> options) : I
 {
     public async Task<string> HandleAsync(GenerateReport payload, JobContext context, CancellationToken cancellationToken)
     {
-        await Task.Delay(options.Value.ReportDuration, cancellationToken);
+        // Ten sections, each reported when done; a retry resumes after the last section an earlier attempt reported.
+        const int Sections = 10;
+        var done = context.LastProgress is { } last ? (int)(last.Percent / (100 / Sections)) : 0;
+        for (var section = done + 1; section <= Sections; section++)
+        {
+            await Task.Delay(options.Value.ReportDuration / Sections, cancellationToken);
+            await context.ReportProgressAsync(section * 100.0 / Sections, new { section, of = Sections });
+        }
+
         return $"Report {payload.ReportId} generated successfully.";
     }
 }
@@ -74,7 +82,14 @@ public sealed class ProcessImageHandler(IOptions<ExamplesOptions> options) : IJo
 {
     public async Task<ProcessImageResult> HandleAsync(ProcessImage payload, JobContext context, CancellationToken cancellationToken)
     {
-        await Task.Delay(options.Value.ImageDuration, cancellationToken);
+        string[] steps = ["download", "decode", "resize", "encode", "upload"];
+        for (var i = 0; i < steps.Length; i++)
+        {
+            await context.ReportProgressAsync(i * 100.0 / steps.Length, new { step = steps[i] });
+            await Task.Delay(options.Value.ImageDuration / steps.Length, cancellationToken);
+        }
+
+        await context.ReportProgressAsync(100, new { step = "done" });
         return new ProcessImageResult("processed", payload.UserId, payload.ImageUrl);
     }
 }

@@ -372,6 +372,7 @@ public sealed partial class JobGrain(
                         await SetWakeUpAsync(set.DueIn);
                         break;
                     case var _ when effect == JobEffect.WriteState:
+                        BumpVersion();
                         await job.WriteStateAsync();
                         break;
                     case var _ when effect == JobEffect.EnqueueCallback:
@@ -609,7 +610,13 @@ public sealed partial class JobGrain(
     {
         var slot = _slot!;
         _slot = null;
-        var context = new JobContext(Id, state.Type, state.Attempts, state.Policy.MaxRetries) { PlannedStart = _plannedStart };
+        var progress = NewProgressReporter(state);
+        var context = new JobContext(Id, state.Type, state.Attempts, state.Policy.MaxRetries)
+        {
+            PlannedStart = _plannedStart,
+            LastProgress = state.Progress,
+            ProgressSink = progress,
+        };
         using var cancel = new CancellationTokenSource();
         _attemptCancel = cancel;
         if (State?.CancelRequestedAt is not null)
@@ -619,6 +626,7 @@ public sealed partial class JobGrain(
         }
 
         AttemptResult result;
+        JobProgress? pending;
         try
         {
             result = registry.TryGet(state.Type, out var definition)
@@ -628,11 +636,12 @@ public sealed partial class JobGrain(
         finally
         {
             _attemptCancel = null;
+            pending = progress.Close();
         }
 
         _abandoned = result.Abandoned;
 
-        await ApplyAsync(new JobEvent.AttemptFinished(time.GetUtcNow(), result, Random.Shared.NextDouble()));
+        await ApplyAsync(new JobEvent.AttemptFinished(time.GetUtcNow(), result, Random.Shared.NextDouble()) { Progress = pending });
         var after = State!;
         var attempt = after.History[^1];
         switch (result.Outcome)
@@ -745,6 +754,8 @@ public sealed partial class JobGrain(
         CancelRequestedAt = state.CancelRequestedAt,
         ExpiresAt = retention.ExpiresAt(state),
         CallbackUrl = state.CallbackUrl,
+        Progress = state.Progress,
+        Version = state.Version,
     };
 }
 

@@ -33,4 +33,10 @@ public sealed record JobState
 
     /// <summary>Where the outcome is POSTed when a round ends (Grains/Webhooks); null for none.</summary>
     [Id(17)] public string? CallbackUrl { get; init; }
+
+    /// <summary>The handler's last reported progress in this round: kept across retries (the next attempt resumes from it), cleared by a requeue.</summary>
+    [Id(16)] public JobProgress? Progress { get; init; }
+
+    /// <summary>Goes up by one with every stored write (<see cref="JobGrain"/>): the id of the job's live events.</summary>
+    [Id(18)] public long Version { get; init; }
 }

@@ -21,7 +21,17 @@ public abstract record JobEvent(DateTimeOffset Now)
     /// The attempt this activation began has ended. <paramref name="Jitter"/> in [0, 1) places the retry inside its
     /// backoff window (<see cref="Backoff.Delay"/>).
     /// </summary>
-    public sealed record AttemptFinished(DateTimeOffset Now, AttemptResult Result, double Jitter) : JobEvent(Now);
+    public sealed record AttemptFinished(DateTimeOffset Now, AttemptResult Result, double Jitter) : JobEvent(Now)
+    {
+        /// <summary>Progress the handler reported that was not stored yet (throttled): stored with the outcome.</summary>
+        public JobProgress? Progress { get; init; }
+    }
+
+    /// <summary>
+    /// The handler of attempt <paramref name="Attempt"/> (its number in the history) reported progress. Stored only
+    /// while that attempt still runs uncancelled: a report from a stale attempt changes nothing.
+    /// </summary>
+    public sealed record ProgressReported(DateTimeOffset Now, int Attempt, JobProgress Progress) : JobEvent(Now);
 
     /// <summary>The job is stored as running, but no activation of it is running an attempt: its silo died mid-attempt.</summary>
     public sealed record Interrupted(DateTimeOffset Now) : JobEvent(Now);
@@ -146,7 +156,12 @@ public static class JobStateMachine
             ({ Status: JobStatus.Queued }, JobEvent.SlotAcquired slot) => new(BeginAttempt(state, slot.Now, slot.Silo), [JobEffect.WriteState]),
 
             ({ Status: JobStatus.Running }, JobEvent.AttemptFinished finished) when state.History is [.., { Outcome: AttemptOutcome.Running }] =>
-                Finish(state, finished),
+                Finish(finished.Progress is { } last && state.CancelRequestedAt is null ? state with { Progress = last } : state, finished),
+
+            ({ Status: JobStatus.Running, CancelRequestedAt: null }, JobEvent.ProgressReported p)
+                when state.History is [.., { Outcome: AttemptOutcome.Running } running] && running.Number == p.Attempt =>
+                new(state with { Progress = p.Progress }, [JobEffect.WriteState]),
+            ({ }, JobEvent.ProgressReported) => new(state, []),
 
             // A cancel asked for before the crash stands: the job never comes back.
             ({ Status: JobStatus.Running, CancelRequestedAt: not null }, JobEvent.Interrupted interrupted) => Terminal(
@@ -182,6 +197,7 @@ public static class JobStateMachine
                     FinishedAt = null,
                     ResultJson = null,
                     CancelRequestedAt = null,
+                    Progress = null,
                 },
                 [new JobEffect.SetWakeUp(recoveryInterval), JobEffect.WriteState]),
 

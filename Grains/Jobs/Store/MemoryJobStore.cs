@@ -8,6 +8,9 @@ namespace OrleansTasks.Jobs;
 /// </summary>
 public sealed class MemoryJobStore(JobRetention retention) : IGrainStorage, IJobStore
 {
+    /// <summary>Raised after each stored write (outside the store's lock): the live events of jobs without Redis.</summary>
+    public event Action<JobChange>? Changed;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Stored> _jobs = new(StringComparer.Ordinal);
     private readonly Dictionary<(JobStatus Status, string? Type), long> _counts = [];
@@ -64,6 +67,7 @@ public sealed class MemoryJobStore(JobRetention retention) : IGrainStorage, IJob
 
         grainState.ETag = etag;
         grainState.RecordExists = true;
+        Changed?.Invoke(Progress.JobChanges.Of(id, state));
         return Task.CompletedTask;
     }
 

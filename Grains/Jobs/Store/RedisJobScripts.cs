@@ -11,13 +11,14 @@ internal static class RedisJobScripts
     /// rewrites (true) share it, so both always pass the same arguments.
     /// </summary>
     public static Task<StackExchange.Redis.RedisResult> WriteAsync(StackExchange.Redis.IDatabase db, JobKeys keys, JobIndexEntry entry,
-        string expectedEtag, string newEtag, StackExchange.Redis.RedisValue data, bool reindex)
+        string expectedEtag, string newEtag, StackExchange.Redis.RedisValue data, bool reindex, string? change = null)
     {
         var prefix = keys.Prefix(JobKeys.PartitionOf(entry.Id));
         return db.ScriptEvaluateAsync(Write, [prefix + "job/" + entry.Id],
         [
             expectedEtag, newEtag, data, prefix, entry.Id, entry.StatusName, entry.Type, entry.CreatedMs,
             entry.ExpiresMs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, entry.SummaryJson, reindex ? "1" : "0",
+            keys.Events, change ?? string.Empty,
         ]);
     }
 
@@ -40,7 +41,8 @@ internal static class RedisJobScripts
     /// <summary>
     /// KEYS[1] job key. ARGV: 1 expected etag ('' for none), 2 new etag, 3 state, 4 partition prefix, 5 id,
     /// 6 status, 7 type, 8 created ms, 9 expiry ms or '', 10 summary, 11 '1' to rewrite every index entry (reindex;
-    /// a plain write moves only what its change moves). Returns -1 on an etag mismatch, else 0.
+    /// a plain write moves only what its change moves), 12 live-events channel, 13 the change to publish there or ''.
+    /// Returns -1 on an etag mismatch, else 0.
     /// </summary>
     public const string Write =
         """
@@ -81,6 +83,7 @@ internal static class RedisJobScripts
           end
           redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', s, 't', t, 'c', c, 'm', ARGV[10])
         end
+        if ARGV[13] and ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
         return 0
         """;
 

@@ -90,7 +90,7 @@ public sealed partial class RedisJobStore(
         var entry = JobIndexEntry.Of(id, state, retention.ExpiresAt(state));
         var etag = Guid.NewGuid().ToString("N");
         var result = await RedisJobScripts.WriteAsync(Db, Keys, entry, grainState.ETag ?? string.Empty, etag,
-            serializer.Serialize(state).ToMemory(), reindex: false);
+            serializer.Serialize(state).ToMemory(), reindex: false, change: Progress.JobChanges.Of(id, state).ToJson());
         if ((int)result == -1)
         {
             throw new InconsistentStateException($"Job '{id}' was changed or removed in storage by someone else (etag {grainState.ETag}).");

@@ -81,6 +81,7 @@ public static class TestJobRegistration
         .Add<UntilCancelledHandler>()
         .Add<ScopedHandler>()
         .Add<BigResultHandler>()
+        .AddProgressTestJobs()
         .AddScopedTestServices();
 
     private static JobTypeRegistryBuilder AddScopedTestServices(this JobTypeRegistryBuilder jobs)

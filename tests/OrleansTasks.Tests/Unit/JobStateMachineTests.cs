@@ -25,6 +25,7 @@ public sealed class JobStateMachineTests
         { "none", "Requeued", "invalid" },
         { "none", "Deleted", "invalid" },
         { "none", "Expired", "invalid" },
+        { "none", "ProgressReported", "invalid" },
 
         { "scheduled", "Enqueued", "invalid" },
         { "scheduled", "Due", "queued: " },
@@ -38,6 +39,7 @@ public sealed class JobStateMachineTests
         { "scheduled", "Requeued", "invalid" },
         { "scheduled", "Deleted", "invalid" },
         { "scheduled", "Expired", "invalid" },
+        { "scheduled", "ProgressReported", "scheduled: " },
 
         { "queued", "Enqueued", "invalid" },
         { "queued", "Due", "invalid" },
@@ -51,6 +53,7 @@ public sealed class JobStateMachineTests
         { "queued", "Requeued", "invalid" },
         { "queued", "Deleted", "invalid" },
         { "queued", "Expired", "invalid" },
+        { "queued", "ProgressReported", "queued: " },
 
         { "running", "Enqueued", "invalid" },
         { "running", "Due", "invalid" },
@@ -64,6 +67,7 @@ public sealed class JobStateMachineTests
         { "running", "Requeued", "invalid" },
         { "running", "Deleted", "invalid" },
         { "running", "Expired", "invalid" },
+        { "running", "ProgressReported", "running: write" },
 
         { "retrying", "Enqueued", "invalid" },
         { "retrying", "Due", "queued: " },
@@ -77,6 +81,7 @@ public sealed class JobStateMachineTests
         { "retrying", "Requeued", "invalid" },
         { "retrying", "Deleted", "invalid" },
         { "retrying", "Expired", "invalid" },
+        { "retrying", "ProgressReported", "retrying: " },
 
         { "succeeded", "Enqueued", "invalid" },
         { "succeeded", "Due", "invalid" },
@@ -90,6 +95,7 @@ public sealed class JobStateMachineTests
         { "succeeded", "Requeued", "queued: wake(00:00:15), write" },
         { "succeeded", "Deleted", "none: erase, clear, deactivate" },
         { "succeeded", "Expired", "none: erase" },
+        { "succeeded", "ProgressReported", "succeeded: " },
 
         { "failed", "Enqueued", "invalid" },
         { "failed", "Due", "invalid" },
@@ -103,6 +109,7 @@ public sealed class JobStateMachineTests
         { "failed", "Requeued", "queued: wake(00:00:15), write" },
         { "failed", "Deleted", "none: erase, clear, deactivate" },
         { "failed", "Expired", "none: erase" },
+        { "failed", "ProgressReported", "failed: " },
 
         { "cancelled", "Enqueued", "invalid" },
         { "cancelled", "Due", "invalid" },
@@ -116,6 +123,7 @@ public sealed class JobStateMachineTests
         { "cancelled", "Requeued", "queued: wake(00:00:15), write" },
         { "cancelled", "Deleted", "none: erase, clear, deactivate" },
         { "cancelled", "Expired", "none: erase" },
+        { "cancelled", "ProgressReported", "cancelled: " },
     };
 
     [Theory]
@@ -140,7 +148,7 @@ public sealed class JobStateMachineTests
         var rows = EveryPair().Select(row => ((string)row[0], (string)row[1])).ToHashSet();
         var states = Enum.GetValues<JobStatus>().Select(s => s.ToWireName()).Append("none").ToList();
         var events = typeof(JobEvent).GetNestedTypes().Where(t => t.IsSubclassOf(typeof(JobEvent))).Select(t => t.Name).ToList();
-        Assert.Equal(12, events.Count);
+        Assert.Equal(13, events.Count);
         Assert.All(states, s => Assert.All(events, ev => Assert.Contains((s, ev), rows)));
     }
 
@@ -316,6 +324,7 @@ public sealed class JobStateMachineTests
         "Requeued" => new JobEvent.Requeued(Now),
         "Deleted" => new JobEvent.Deleted(Now),
         "Expired" => new JobEvent.Expired(Now),
+        "ProgressReported" => new JobEvent.ProgressReported(Now, 1, new JobProgress(50, null, Now)),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OrleansTasks.Jobs;
+
+/// <summary>
+/// What one stored transition of a job changed, as the job store announces it to the API processes (one Redis
+/// PUBLISH per write, from inside the write script): enough to send a live client its <c>status</c>,
+/// <c>attempt</c> and <c>progress</c> events without reading the job again. Never the payload or result.
+/// </summary>
+public sealed record JobChange
+{
+    private static readonly JsonSerializerOptions WireOptions = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public required string Id { get; init; }
+
+    /// <summary>The job's stored version after this write (<see cref="JobSnapshot.Version"/>).</summary>
+    public required long Version { get; init; }
+
+    public required JobStatus Status { get; init; }
+    public int Attempts { get; init; }
+    public int Round { get; init; } = 1;
+    public DateTimeOffset? NextAttemptAt { get; init; }
+    public JobError? LastError { get; init; }
+
+    /// <summary>The newest attempt of the history, if any.</summary>
+    public JobAttempt? LastAttempt { get; init; }
+    public JobProgress? Progress { get; init; }
+
+    /// <summary>The pub/sub channel every job change of the service goes to: <c>{ServiceId}/events</c>.</summary>
+    public static string Channel(string serviceId) => serviceId + "/events";
+
+    public string ToJson() => JsonSerializer.Serialize(this, WireOptions);
+
+    /// <summary>The change a message holds; null for a message that is not one (another release's, garbage).</summary>
+    public static JobChange? TryParse(string? json)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<JobChange>(json, WireOptions);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The change a snapshot stands for (a stream's starting point).</summary>
+    public static JobChange Of(JobSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        return new JobChange
+        {
+            Id = snapshot.Id,
+            Version = snapshot.Version,
+            Status = snapshot.Status,
+            Attempts = snapshot.Attempts,
+            Round = snapshot.Round,
+            NextAttemptAt = snapshot.NextAttemptAt,
+            LastError = snapshot.LastError,
+            LastAttempt = snapshot.History.Count > 0 ? snapshot.History[^1] : null,
+            Progress = snapshot.Progress,
+        };
+    }
+}
