@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using OrleansTasks.Observability;
 
 namespace OrleansTasks.Jobs;
 
@@ -33,7 +34,8 @@ public sealed partial class JobGrain(
     IOptions<JobsOptions> options,
     IOptions<GrainCollectionOptions> collection,
     [FromKeyedServices(JobClock.Key)] TimeProvider time,
-    ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
+    ILogger<JobGrain> logger,
+    JobMetrics metrics) : Grain, IJobGrain, IRemindable
 {
     private const string WakeUpReminder = "wake-up";
 
@@ -132,7 +134,7 @@ public sealed partial class JobGrain(
         // A free worker slot (and nobody waiting for one) lets the first attempt begin in this same write, when this
         // silo can run the type.
         var slot = runAt <= now && runner.Waiting == 0 && registry.TryGet(check.Type, out _) ? runner.TryAcquireSlot() : null;
-        var enqueued = new JobEvent.Enqueued(now, check.Type, check.CanonicalPayload!, check.Policy!, runAt, slot is not null, RuntimeIdentity);
+        var enqueued = new JobEvent.Enqueued(now, check.Type, check.CanonicalPayload!, check.Policy!, runAt, slot is not null, RuntimeIdentity) { TraceParent = request.TraceParent };
         try
         {
             await ApplyAsync(enqueued);
@@ -145,6 +147,7 @@ public sealed partial class JobGrain(
 
         var state = State!;
         LogEnqueued(Id, state.Type, state.Status, runAt);
+        metrics.JobCreated(state.Type);
         if (slot is not null)
         {
             _slot = slot;
@@ -519,6 +522,7 @@ public sealed partial class JobGrain(
             case JobStatus.Running:
                 // Stored as running, yet this activation never began it: the silo that ran it died mid-attempt.
                 LogInterrupted(Id, state.Type, state.Attempts);
+                metrics.AttemptInterrupted(state.Type);
                 await ApplyAsync(new JobEvent.Interrupted(time.GetUtcNow()));
                 return true;
 
@@ -599,6 +603,7 @@ public sealed partial class JobGrain(
         var slot = _slot!;
         _slot = null;
         var context = new JobContext(Id, state.Type, state.Attempts, state.Policy.MaxRetries) { PlannedStart = _plannedStart };
+        using var trace = JobTracing.BeginAttempt(logger, Id, state, state.Attempts);
         using var cancel = new CancellationTokenSource();
         _attemptCancel = cancel;
         if (State?.CancelRequestedAt is not null)
@@ -620,6 +625,7 @@ public sealed partial class JobGrain(
         }
 
         _abandoned = result.Abandoned;
+        trace.Ended(result);
 
         await ApplyAsync(new JobEvent.AttemptFinished(time.GetUtcNow(), result, Random.Shared.NextDouble()));
         var after = State!;

@@ -30,4 +30,7 @@ public sealed record JobState
 
     /// <summary>1 for the job as enqueued, 2 after the first requeue, ...; <see cref="Attempts"/> counts this round only.</summary>
     [Id(14)] public int Round { get; init; } = 1;
+
+    /// <summary>The W3C <c>traceparent</c> of the enqueue when it was traced: each attempt's span is its child and links to it.</summary>
+    [Id(15)] public string? TraceParent { get; init; }
 }

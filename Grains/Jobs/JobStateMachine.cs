@@ -5,7 +5,11 @@ public abstract record JobEvent(DateTimeOffset Now)
 {
     /// <summary>A new job passed validation. <paramref name="Slot"/>: a worker slot on this silo is already held for it.</summary>
     public sealed record Enqueued(DateTimeOffset Now, string Type, string PayloadJson, JobPolicy Policy, DateTimeOffset RunAt,
-        bool Slot, string Silo) : JobEvent(Now);
+        bool Slot, string Silo) : JobEvent(Now)
+    {
+        /// <summary>The W3C <c>traceparent</c> of the enqueue, when it was traced (<see cref="JobState.TraceParent"/>).</summary>
+        public string? TraceParent { get; init; }
+    }
 
     /// <summary>A scheduled or retrying job's time has come (its wake-up fired or its in-memory wait ended).</summary>
     public sealed record Due(DateTimeOffset Now) : JobEvent(Now);
@@ -199,6 +203,7 @@ public static class JobStateMachine
             CreatedAt = e.Now,
             ScheduledFor = e.RunAt,
             NextAttemptAt = e.RunAt,
+            TraceParent = e.TraceParent,
         };
 
         // A slot already held lets the first attempt begin in this same write, saving a separate "queued" write.
