@@ -49,8 +49,15 @@ public static class SiloMetrics
                 {
                     metrics.AddPrometheusHttpListener(o =>
                     {
-                        o.Host = host;
                         o.Port = p;
+
+                        // The exporter's Host must parse as a URI host, which rules out HttpListener's "every
+                        // interface" wildcards; its prefix is set here instead, before the listener starts.
+                        o.ConfigureHttpListener = (_, listener) =>
+                        {
+                            listener.Prefixes.Clear();
+                            listener.Prefixes.Add($"http://{host}:{p}/");
+                        };
                     });
                 }
             });
