@@ -32,5 +32,8 @@ public sealed record JobState
     [Id(14)] public int Round { get; init; } = 1;
 
     /// <summary>The W3C <c>traceparent</c> of the enqueue when it was traced: each attempt's span is its child and links to it.</summary>
-    [Id(15)] public string? TraceParent { get; init; }
+    /// <remarks>Left out of the stored JSON when null, so an untraced job's state is as small as before.</remarks>
+    [Id(15)]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? TraceParent { get; init; }
 }

@@ -79,5 +79,28 @@ public sealed class ObservabilityApiTests(ApiFixture api)
         Assert.Equal("InvalidDataException", failed.GetTagItem("error.type"));
         Assert.Equal(1, failed.GetTagItem("orleanstasks.job.attempt"));
         Assert.Equal(2, Assert.Single(attempts, a => a.Status != ActivityStatusCode.Error).GetTagItem("orleanstasks.job.attempt"));
+
+        // The link survives in storage, which is how an attempt on another silo (after a crash or a far-off retry) finds it.
+        Assert.Contains($"\"TraceParent\":\"00-{request.TraceId}-{request.SpanId}-01\"", await StoredStateAsync(id), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUntracedEnqueueStoresNoTraceParent()
+    {
+        // Nobody listens to ASP.NET Core's spans here: the request's activity is not sampled, so the job stores nothing.
+        var id = $"untraced-{Guid.NewGuid():N}";
+        using var submitted = await api.Http.PostAsync(new Uri("/jobs", UriKind.Relative),
+            ApiFixture.Json($$"""{"type":"test_echo","id":"{{id}}","payload":{"value":"x"} }"""));
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        await api.WaitForTerminalAsync(id);
+        var stored = await StoredStateAsync(id);
+        Assert.Contains("test_echo", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain("TraceParent", stored, StringComparison.Ordinal);
+    }
+
+    private async Task<string> StoredStateAsync(string id)
+    {
+        var key = (await api.StateKeysAsync()).Single(k => k.EndsWith($"/{id}", StringComparison.Ordinal));
+        return (await api.Redis.Connection.GetDatabase().HashGetAsync(key, "data")).ToString();
     }
 }
