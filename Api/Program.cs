@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using OrleansTasks.Api.Examples;
 using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Api.Jobs;
+using OrleansTasks.Api.Observability;
 using OrleansTasks.Api.Schedules;
 using Scalar.AspNetCore;
 
@@ -32,6 +33,7 @@ builder.Services.AddExceptionHandler<ApiExceptionHandler>();
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
 builder.Services.AddOpenApi(o => o.AddApiKeySecurity());
+builder.AddApiTelemetry();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -62,6 +64,7 @@ app.MapSchedulesApi();
 app.MapBulkApi();
 app.MapExamplesApi();
 app.MapHealthApi();
+app.MapMetricsApi();
 app.Run();
 return 0;
 

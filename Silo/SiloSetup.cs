@@ -119,6 +119,9 @@ public static class SiloSetup
         silo.Services.AddJobStorageBoundary(StorageNames.Jobs);
         silo.Services.AddJobStorageBoundary(StorageNames.Schedules);
         silo.Services.AddJobStorageBoundary(StorageNames.Operations);
+
+        // Prometheus on Metrics:Port, OTLP on OTEL_EXPORTER_OTLP_ENDPOINT; neither by default.
+        silo.AddObservability();
         return silo;
     }
 

@@ -5,7 +5,14 @@ namespace OrleansTasks.Jobs;
 public sealed record EnqueueRequest(
     [property: Id(0)] string Type,
     [property: Id(1)] string PayloadJson,
-    [property: Id(2)] JobOptions Options);
+    [property: Id(2)] JobOptions Options)
+{
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the span that enqueued the job (set by <see cref="JobClient"/> from the current
+    /// activity when it is sampled): the job's attempts are traced as its children, on whichever silo they run.
+    /// </summary>
+    [Id(3)] public string? TraceParent { get; init; }
+}
 
 /// <summary>How an enqueue ended.</summary>
 [GenerateSerializer, Alias("OrleansTasks.EnqueueOutcome")]

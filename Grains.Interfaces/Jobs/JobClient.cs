@@ -26,7 +26,12 @@ public sealed class JobClient(IGrainFactory grains)
             throw new ArgumentException($"Job id {problem}", nameof(id));
         }
 
-        return grains.GetGrain<IJobGrain>(id).EnqueueAsync(new EnqueueRequest(type, payloadJson, options ?? JobOptions.None));
+        return grains.GetGrain<IJobGrain>(id).EnqueueAsync(new EnqueueRequest(type, payloadJson, options ?? JobOptions.None)
+        {
+            // The caller's span (the API's HTTP request) becomes the parent of the job's attempts; only a sampled one,
+            // so an untraced enqueue stores nothing.
+            TraceParent = System.Diagnostics.Activity.Current is { Recorded: true, IdFormat: System.Diagnostics.ActivityIdFormat.W3C } current ? current.Id : null,
+        });
     }
 
     /// <summary>The job's snapshot, or null when there is no such job (or the id could never name one).</summary>

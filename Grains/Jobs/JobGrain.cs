@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using OrleansTasks.Observability;
 
 namespace OrleansTasks.Jobs;
 
@@ -34,7 +35,8 @@ public sealed partial class JobGrain(
     IOptions<JobsOptions> options,
     IOptions<GrainCollectionOptions> collection,
     [FromKeyedServices(JobClock.Key)] TimeProvider time,
-    ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
+    ILogger<JobGrain> logger,
+    JobMetrics metrics) : Grain, IJobGrain, IRemindable
 {
     private const string WakeUpReminder = "wake-up";
 
@@ -136,6 +138,7 @@ public sealed partial class JobGrain(
         var enqueued = new JobEvent.Enqueued(now, check.Type, check.CanonicalPayload!, check.Policy!, runAt, slot is not null, RuntimeIdentity)
         {
             CallbackUrl = check.CallbackUrl,
+            TraceParent = request.TraceParent,
         };
         try
         {
@@ -149,6 +152,7 @@ public sealed partial class JobGrain(
 
         var state = State!;
         LogEnqueued(Id, state.Type, state.Status, runAt);
+        metrics.JobCreated(state.Type);
         if (slot is not null)
         {
             _slot = slot;
@@ -531,6 +535,7 @@ public sealed partial class JobGrain(
             case JobStatus.Running:
                 // Stored as running, yet this activation never began it: the silo that ran it died mid-attempt.
                 LogInterrupted(Id, state.Type, state.Attempts);
+                metrics.AttemptInterrupted(state.Type);
                 await ApplyAsync(new JobEvent.Interrupted(time.GetUtcNow()));
                 return true;
 
@@ -617,6 +622,7 @@ public sealed partial class JobGrain(
             LastProgress = state.Progress,
             ProgressSink = progress,
         };
+        using var trace = JobTracing.BeginAttempt(logger, Id, state, state.Attempts);
         using var cancel = new CancellationTokenSource();
         _attemptCancel = cancel;
         if (State?.CancelRequestedAt is not null)
@@ -640,6 +646,7 @@ public sealed partial class JobGrain(
         }
 
         _abandoned = result.Abandoned;
+        trace.Ended(result);
 
         await ApplyAsync(new JobEvent.AttemptFinished(time.GetUtcNow(), result, Random.Shared.NextDouble()) { Progress = pending });
         var after = State!;

@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Observability;
 
 namespace OrleansTasks.Jobs;
 
@@ -27,7 +28,7 @@ public sealed record AttemptResult(AttemptOutcome Outcome, string? ResultJson, J
 /// on running handler code) and is counted in <see cref="Stuck"/>.
 /// </remarks>
 public sealed partial class JobRunner(IOptions<JobsOptions> options, IServiceProvider services,
-    [FromKeyedServices(JobClock.Key)] TimeProvider time, ILogger<JobRunner> logger) : IDisposable
+    [FromKeyedServices(JobClock.Key)] TimeProvider time, ILogger<JobRunner> logger, JobMetrics metrics) : IDisposable
 {
     // One timer can wait at most 2^32-2 ms (~49.7 days); longer timeouts re-arm (see Deadline).
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
@@ -48,11 +49,12 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
     public int Stuck => Volatile.Read(ref _stuck);
 
     /// <summary>A slot if one is free right now, else null.</summary>
-    public IDisposable? TryAcquireSlot() => _slots.Wait(0) ? new Lease(_slots) : null;
+    public IDisposable? TryAcquireSlot() => _slots.Wait(0) ? new Lease(_slots, time.GetTimestamp()) : null;
 
     /// <summary>Waits for a free slot; dispose the lease to free it.</summary>
     public async Task<IDisposable> AcquireSlotAsync(CancellationToken cancellationToken)
     {
+        var ready = time.GetTimestamp();
         Interlocked.Increment(ref _waiting);
         try
         {
@@ -63,7 +65,7 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
             Interlocked.Decrement(ref _waiting);
         }
 
-        return new Lease(_slots);
+        return new Lease(_slots, ready);
     }
 
     /// <summary>
@@ -85,6 +87,8 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
             return HandedOff;
         }
 
+        var started = time.GetTimestamp();
+        metrics.AttemptStarted(context.Type, slot is Lease lease ? time.GetElapsedTime(lease.ReadyAt, started) : null, time.GetUtcNow() - context.PlannedStart);
         using var deadline = new Deadline(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, handOff, cancel);
         var work = Task.Run(
@@ -123,6 +127,7 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
             result = new AttemptResult(AttemptOutcome.Failed, null, new JobError(ex.GetType().Name, ex.Message), permanent);
         }
 
+        metrics.AttemptEnded(context.Type, result, time.GetElapsedTime(started));
         if (work.IsCompleted)
         {
             slot.Dispose();
@@ -150,9 +155,12 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
     [LoggerMessage(30, LogLevel.Warning, "Job {JobId} ({JobType}) attempt {Attempt} ended as {Outcome} but its handler ignored its cancellation token and still runs: it keeps its worker slot, and the job's next attempt on this silo waits for it")]
     private partial void LogStuck(string jobId, string jobType, int attempt, AttemptOutcome outcome);
 
-    private sealed class Lease(SemaphoreSlim slots) : IDisposable
+    // readyAt: when the job asked for the slot (a timestamp of the job clock), the start of its queue wait.
+    private sealed class Lease(SemaphoreSlim slots, long readyAt) : IDisposable
     {
         private int _released;
+
+        public long ReadyAt => readyAt;
 
         public void Dispose()
         {

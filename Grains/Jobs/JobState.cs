@@ -31,6 +31,12 @@ public sealed record JobState
     /// <summary>1 for the job as enqueued, 2 after the first requeue, ...; <see cref="Attempts"/> counts this round only.</summary>
     [Id(14)] public int Round { get; init; } = 1;
 
+    /// <summary>The W3C <c>traceparent</c> of the enqueue when it was traced: each attempt's span is its child and links to it.</summary>
+    /// <remarks>Left out of the stored JSON when null, so an untraced job's state is as small as before.</remarks>
+    [Id(15)]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? TraceParent { get; init; }
+
     /// <summary>Where the outcome is POSTed when a round ends (Grains/Webhooks); null for none.</summary>
     [Id(17)] public string? CallbackUrl { get; init; }
 

@@ -9,6 +9,9 @@ public abstract record JobEvent(DateTimeOffset Now)
     {
         /// <summary>Where the outcome is POSTed when the job finishes; null for none.</summary>
         public string? CallbackUrl { get; init; }
+
+        /// <summary>The W3C <c>traceparent</c> of the enqueue, when it was traced (<see cref="JobState.TraceParent"/>).</summary>
+        public string? TraceParent { get; init; }
     }
 
     /// <summary>A scheduled or retrying job's time has come (its wake-up fired or its in-memory wait ended).</summary>
@@ -230,6 +233,7 @@ public static class JobStateMachine
             ScheduledFor = e.RunAt,
             NextAttemptAt = e.RunAt,
             CallbackUrl = e.CallbackUrl,
+            TraceParent = e.TraceParent,
         };
 
         // A slot already held lets the first attempt begin in this same write, saving a separate "queued" write.

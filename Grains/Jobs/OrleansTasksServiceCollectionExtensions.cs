@@ -22,6 +22,7 @@ public static class OrleansTasksServiceCollectionExtensions
         services.TryAddKeyedSingleton<TimeProvider>(JobClock.Key, static (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<JobRunner>();
         services.TryAddSingleton<StorageHeadroom>();
+        services.TryAddSingleton<Observability.JobMetrics>();
         services.AddSingleton<IIncomingGrainCallFilter, Infrastructure.BoundaryExceptionFilter>();
         var jobs = new JobTypeRegistryBuilder(services);
         Webhooks.WebhookRegistration.AddWebhookDeliveries(jobs);

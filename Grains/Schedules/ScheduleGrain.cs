@@ -42,7 +42,8 @@ public sealed partial class ScheduleGrain(
     JobTypeDirectory directory,
     IOptions<JobsOptions> options,
     [FromKeyedServices(JobClock.Key)] TimeProvider time,
-    ILogger<ScheduleGrain> logger) : Grain, IScheduleGrain, IRemindable
+    ILogger<ScheduleGrain> logger,
+    Observability.JobMetrics metrics) : Grain, IScheduleGrain, IRemindable
 {
     /// <summary>An occurrence fired at most this late counts as on time; a later one was missed (misfire policy).</summary>
     public static readonly TimeSpan MisfireGrace = TimeSpan.FromSeconds(1);
@@ -339,6 +340,7 @@ public sealed partial class ScheduleGrain(
                 MisfirePolicy.RunOnce => missed.Count > 0 ? [missed[^1]] : [],
                 _ => [],
             };
+            metrics.OccurrencesMissed(state.Definition.Type, run: fire.Count, skipped: missed.Count - fire.Count);
             foreach (var skipped in missed.Except(fire).TakeLast(RecentRunsKept))
             {
                 schedule.State = Record(schedule.State, new ScheduleRun

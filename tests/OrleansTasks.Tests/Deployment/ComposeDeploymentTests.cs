@@ -95,6 +95,7 @@ public sealed class ComposeDeploymentTests
             {
                 ["Orleans__Endpoints__SiloPort"] = silo2Port.ToString(CultureInfo.InvariantCulture),
                 ["Orleans__Endpoints__GatewayPort"] = (EndpointOptions.DEFAULT_GATEWAY_PORT + 1).ToString(CultureInfo.InvariantCulture),
+                ["Metrics__Port"] = (int.Parse(siloEnvironment["Metrics__Port"]!, CultureInfo.InvariantCulture) + 1).ToString(CultureInfo.InvariantCulture),
             });
             processes.Add(("silo 2", silo2));
 
@@ -118,6 +119,10 @@ public sealed class ComposeDeploymentTests
             Assert.Contains($"{NetworkNamespace.InsideAddress}:{siloPort}", table, StringComparison.Ordinal);
             Assert.Contains($"{NetworkNamespace.InsideAddress}:{silo2Port}", table, StringComparison.Ordinal);
             Assert.DoesNotContain("127.0.0.1", table, StringComparison.Ordinal);
+
+            // The scrape the compose file documents: the silo's own metrics port, from outside, on its address.
+            var scrape = PrometheusText.Parse(await http.GetStringAsync(new Uri($"http://{NetworkNamespace.InsideAddress}:{siloEnvironment["Metrics__Port"]}/metrics")));
+            Assert.Contains(scrape.Find("orleanstasks_worker_slots", ("orleanstasks_worker_slot_state", "total")), s => s.Value > 0);
             AllAlive();
         }
         finally

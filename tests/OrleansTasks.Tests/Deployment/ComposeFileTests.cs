@@ -67,7 +67,8 @@ public sealed partial class ComposeFileTests
                 ClusterSettings.Keys.Contains(key)
                 || IsProperty<ClusterMembershipOptions>(key, SiloSetup.MembershipSection)
                 || IsProperty<JobsOptions>(key, JobsOptions.SectionName)
-                || IsProperty<ExamplesOptions>(key, ExamplesOptions.SectionName),
+                || IsProperty<ExamplesOptions>(key, ExamplesOptions.SectionName)
+                || key is SiloMetrics.PortKey or SiloMetrics.HostKey,
                 $"the silo does not read {key}");
         }
 
