@@ -13,6 +13,24 @@ public static partial class OrleansClientSetup
     public static IReadOnlyList<string> Keys { get; } =
         [ClusterSettings.RedisKey, RedisTls.CaPathKey, "Orleans:ClusterId", "Orleans:ServiceId", "Orleans:Endpoints:GatewayPort", .. ClusterTls.Keys];
 
+    /// <summary>
+    /// The API's options for <see cref="ClusterSettings.Redis"/>, for every connection it makes (membership, live job
+    /// events): it starts while Redis is down, and with <c>Redis:TlsCaPath</c> Redis' certificate must chain to that CA
+    /// and nothing else, as on the silos (SiloSetup.TrustRedisCa).
+    /// </summary>
+    public static ConfigurationOptions RedisOptions(ClusterSettings cluster)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var options = ConfigurationOptions.Parse(cluster.Redis!);
+        options.AbortOnConnectFail = false;
+        if (cluster.RedisTlsCaPath is { } redisCa)
+        {
+            options.CertificateValidation += options.Ssl ? RedisTls.CreateValidation(redisCa) : throw new InvalidOperationException(RedisTls.NotTlsProblem);
+        }
+
+        return options;
+    }
+
     public static WebApplicationBuilder AddOrleansTasksClient(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -35,14 +53,7 @@ public static partial class OrleansClientSetup
                     o.ClusterId = clusterId;
                     o.ServiceId = serviceId;
                 });
-                var options = ConfigurationOptions.Parse(redis);
-                options.AbortOnConnectFail = false;
-                if (cluster.RedisTlsCaPath is { } redisCa)
-                {
-                    // As the silos (SiloSetup.TrustRedisCa): Redis' certificate must chain to this CA and nothing else.
-                    options.CertificateValidation += options.Ssl ? RedisTls.CreateValidation(redisCa) : throw new InvalidOperationException(RedisTls.NotTlsProblem);
-                }
-
+                var options = RedisOptions(cluster);
                 client.UseRedisClustering(o => o.ConfigurationOptions = options);
             }
 

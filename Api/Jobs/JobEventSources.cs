@@ -1,3 +1,4 @@
+using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
@@ -17,11 +18,8 @@ public sealed partial class RedisJobEventSource(IConfiguration configuration, Jo
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var cluster = ClusterSettings.Bind(configuration);
-        var options = ConfigurationOptions.Parse(cluster.Redis!);
-
-        // Start (and serve snapshots) while Redis is down; the multiplexer subscribes once it connects.
-        options.AbortOnConnectFail = false;
-        _redis = await ConnectionMultiplexer.ConnectAsync(options);
+        // Starts (and serves snapshots) while Redis is down; the multiplexer subscribes once it connects.
+        _redis = await ConnectionMultiplexer.ConnectAsync(OrleansClientSetup.RedisOptions(cluster));
         _redis.ConnectionRestored += (_, e) =>
         {
             if (e.ConnectionType == ConnectionType.Subscription)
