@@ -50,11 +50,14 @@ if ((overlay)); then
     if [[ -f "$work/after/bench/$f" ]]; then cp "$work/after/bench/$f" "$work/before/bench/$f"; fi
   done
   echo "[ab] before is measured with after's workload code (bench/{Workloads,RedisAccounting,Systems,BenchJobs}.cs)" >&2
-  # A BEFORE older than the API's security (issue 11) has no AddApiSecurity/UseApiSecurity: its host runs without.
-  if ! grep -rqs "AddApiSecurity" "$work/before/Api"; then
-    sed -i '/AddApiSecurity\|UseApiSecurity/d' "$work/before/bench/Systems.cs"
-    echo "[ab] before has no API security: its bench host runs without it" >&2
-  fi
+  # Lines of the bench host marked "ab:needs NAME" call what later issues added (API security, live events): a
+  # BEFORE without NAME runs its host without them.
+  grep -o 'ab:needs [A-Za-z]*' "$work/before/bench/Systems.cs" | awk '{print $2}' | sort -u | while read -r name; do
+    if ! grep -rqs --include='*.cs' "$name" "$work/before/Api" "$work/before/Grains" "$work/before/Grains.Interfaces"; then
+      sed -i "/ab:needs $name\$/d" "$work/before/bench/Systems.cs"
+      echo "[ab] before has no $name: its bench host runs without it" >&2
+    fi
+  done
 fi
 for side in before after; do
   echo "[ab] building $side ..." >&2
