@@ -30,7 +30,11 @@ public sealed class ApiProcess : IAsyncDisposable
     /// <summary>The last <paramref name="lines"/> lines of <see cref="Output"/>, for failure messages.</summary>
     public string Tail(int lines = 40) => string.Join('\n', _output.TakeLast(lines));
 
-    public static async Task<ApiProcess> StartAsync(RedisServer redis, ClusterIdentity identity)
+    /// <summary>True once the API process has ended (crashed, or stopped by <see cref="DisposeAsync"/>).</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Starts the API; <paramref name="environment"/> adds to (or replaces) the variables below, e.g. OTEL_* settings.</summary>
+    public static async Task<ApiProcess> StartAsync(RedisServer redis, ClusterIdentity identity, IReadOnlyDictionary<string, string>? environment = null)
     {
         var directory = Path.Combine(RepoPaths.Root, "Api", "bin", RepoTool.Configuration, "net10.0");
         var port = RedisServer.FreePort();
@@ -51,6 +55,11 @@ public sealed class ApiProcess : IAsyncDisposable
                 ["Logging__Console__FormatterOptions__SingleLine"] = "true",
             },
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         var output = new ConcurrentQueue<string>();
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start the API.");
         process.OutputDataReceived += (_, e) => output.Enqueue(e.Data ?? string.Empty);
