@@ -4,6 +4,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using OrleansTasks.Hosting;
 using OrleansTasks.Observability;
 
 namespace OrleansTasks.Silo;
@@ -23,8 +24,6 @@ public static class SiloMetrics
 {
     public const string PortKey = "Metrics:Port";
     public const string HostKey = "Metrics:Host";
-    public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
-    public const string OrleansMeter = "Microsoft.Orleans";
     public const string ServiceName = "orleanstasks-silo";
 
     /// <summary>Adds the exporters that the configuration asks for (none by default).</summary>
@@ -33,7 +32,7 @@ public static class SiloMetrics
     {
         ArgumentNullException.ThrowIfNull(silo);
         var port = Port(silo.Configuration);
-        var otlp = !string.IsNullOrWhiteSpace(silo.Configuration[OtlpEndpointKey]);
+        var otlp = !string.IsNullOrWhiteSpace(silo.Configuration[Telemetry.OtlpEndpointKey]);
         if (port is null && !otlp)
         {
             return silo;
@@ -44,7 +43,7 @@ public static class SiloMetrics
             .ConfigureResource(r => r.AddService(ServiceName))
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(JobMetrics.MeterName, OrleansMeter).AddRuntimeInstrumentation();
+                metrics.AddMeter(JobMetrics.MeterName, Telemetry.OrleansMeter).AddRuntimeInstrumentation();
                 if (port is { } p)
                 {
                     metrics.AddPrometheusHttpListener(o =>

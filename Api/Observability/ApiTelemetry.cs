@@ -3,6 +3,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using OrleansTasks.Api.Infrastructure;
+using OrleansTasks.Hosting;
 
 namespace OrleansTasks.Api.Observability;
 
@@ -13,14 +14,8 @@ namespace OrleansTasks.Api.Observability;
 /// </summary>
 public static class ApiTelemetry
 {
-    /// <summary>The standard OpenTelemetry variable; the OTLP exporter reads it (and its siblings) itself.</summary>
-    public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
-
     /// <summary>Where Prometheus scrapes the API.</summary>
     public const string ScrapePath = "/metrics";
-
-    /// <summary>The meter Orleans reports on (in the API: the client's connections, messages, gateways).</summary>
-    public const string OrleansMeter = "Microsoft.Orleans";
 
     public const string ServiceName = "orleanstasks-api";
 
@@ -30,11 +25,11 @@ public static class ApiTelemetry
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(ServiceName))
             .WithMetrics(metrics => metrics
-                .AddMeter(OrleansMeter)
+                .AddMeter(Telemetry.OrleansMeter)
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddPrometheusExporter());
-        if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]))
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[Telemetry.OtlpEndpointKey]))
         {
             // Without an exporter, recording the spans would be work for nobody: the HTTP request still starts an
             // activity (ASP.NET Core does so for its logs), and an upstream-sampled traceparent still reaches the job.

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using OrleansTasks.Api.Observability;
+using OrleansTasks.Hosting;
 using OrleansTasks.Observability;
 using OrleansTasks.Tests.Infrastructure;
 
@@ -30,14 +31,17 @@ public sealed class CrossProcessTraceTests(RedisFixture redis)
         };
         ActivitySource.AddActivityListener(listener);
 
+        // Both processes as deployed with OTLP on (README's Observability), so the silo's exporter path starts too.
+        // Nothing listens on this port: the exports fail, harmlessly.
+        var collector = $"http://127.0.0.1:{RedisServer.FreePort()}";
         var identity = ClusterIdentity.New();
-        await using var silo = await RedisSilo.StartAsync(redis.Server, identity);
+        await using var silo = await RedisSilo.StartAsync(redis.Server, identity, overrides: new Dictionary<string, string?> { [Telemetry.OtlpEndpointKey] = collector });
         await using var api = await ApiProcess.StartAsync(redis.Server, identity, new Dictionary<string, string>
         {
-            // Switches the API's tracing on (ApiTelemetry). Nothing listens on this port: the exports fail, harmlessly.
+            // Switches the API's tracing on (ApiTelemetry).
             // The assertions below hold without it too: ASP.NET Core starts the request's activity for its logs anyway,
             // with the caller's sampled flag, and JobClient stores any recorded activity (ApiTelemetry says as much).
-            [ApiTelemetry.OtlpEndpointKey] = $"http://127.0.0.1:{RedisServer.FreePort()}",
+            [Telemetry.OtlpEndpointKey] = collector,
         });
 
         var traceId = ActivityTraceId.CreateRandom();
