@@ -54,7 +54,10 @@ public sealed class JobKeys
     /// <summary>The key prefix of partition <paramref name="partition"/>, ending in a slash.</summary>
     public string Prefix(int partition) => _prefixes[partition];
 
-    public string Job(string id) => Prefix(PartitionOf(id)) + "job/" + id;
+    public string Job(string id) => JobIn(Prefix(PartitionOf(id)), id);
+
+    /// <summary>The job key under a partition prefix already computed (the write and delete scripts need both).</summary>
+    public static string JobIn(string prefix, string id) => prefix + "job/" + id;
 
     public string All(int partition) => Prefix(partition) + "all";
 

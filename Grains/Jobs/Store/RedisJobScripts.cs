@@ -14,7 +14,7 @@ internal static class RedisJobScripts
         string expectedEtag, string newEtag, StackExchange.Redis.RedisValue data, bool reindex, string? change = null)
     {
         var prefix = keys.Prefix(JobKeys.PartitionOf(entry.Id));
-        return db.ScriptEvaluateAsync(Write, [prefix + "job/" + entry.Id],
+        return db.ScriptEvaluateAsync(Write, [JobKeys.JobIn(prefix, entry.Id)],
         [
             expectedEtag, newEtag, data, prefix, entry.Id, entry.StatusName, entry.Type, entry.CreatedMs,
             entry.ExpiresMs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, entry.SummaryJson, reindex ? "1" : "0",

@@ -105,7 +105,7 @@ public sealed partial class RedisJobStore(
         ArgumentNullException.ThrowIfNull(grainState);
         var id = grainId.Key.ToString()!;
         var prefix = Keys.Prefix(JobKeys.PartitionOf(id));
-        var result = await Db.ScriptEvaluateAsync(RedisJobScripts.Delete, [prefix + "job/" + id], [grainState.ETag ?? "*", prefix, id]);
+        var result = await Db.ScriptEvaluateAsync(RedisJobScripts.Delete, [JobKeys.JobIn(prefix, id)], [grainState.ETag ?? "*", prefix, id]);
         if ((int)result == -1)
         {
             throw new InconsistentStateException($"Job '{id}' was changed in storage by someone else (etag {grainState.ETag}).");
