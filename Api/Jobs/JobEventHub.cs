@@ -4,9 +4,9 @@ using OrleansTasks.Jobs;
 namespace OrleansTasks.Api.Jobs;
 
 /// <summary>
-/// This API process's open live streams, by job id: the one subscription of the process (Redis pub/sub, or the
-/// silo's observer without Redis) hands every job change here, and the hub passes it to the streams of that job
-/// only. Idle streams cost nothing but their entry.
+/// This API process's open live streams, by job id: the change feed (the job's Redis pub/sub channel while it has
+/// streams here, or the silo's observer without Redis; <see cref="IJobChangeFeed"/>) hands job changes here, and the
+/// hub passes each to the streams of that job only. Idle streams cost nothing but their entry.
 /// </summary>
 public sealed class JobEventHub : IDisposable
 {

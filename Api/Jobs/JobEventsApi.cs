@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OrleansTasks.Api.Infrastructure;
 using OrleansTasks.Jobs;
+using StackExchange.Redis;
 
 namespace OrleansTasks.Api.Jobs;
 
@@ -26,14 +27,22 @@ public static class JobEventsApi
         builder.Services.AddSingleton<JobEventHub>();
         if (string.IsNullOrWhiteSpace(Hosting.ClusterSettings.Bind(builder.Configuration).Redis))
         {
-            builder.Services.AddHostedService<ObserverJobEventSource>();
+            AddSource<ObserverJobEventSource>(builder.Services);
         }
         else
         {
-            builder.Services.AddHostedService<RedisJobEventSource>();
+            AddSource<RedisJobEventSource>(builder.Services);
         }
 
         return builder;
+    }
+
+    private static void AddSource<TSource>(IServiceCollection services)
+        where TSource : class, IHostedService, IJobChangeFeed
+    {
+        services.AddSingleton<TSource>();
+        services.AddSingleton<IJobChangeFeed>(sp => sp.GetRequiredService<TSource>());
+        services.AddHostedService(sp => sp.GetRequiredService<TSource>());
     }
 
     public static IEndpointRouteBuilder MapJobEventsApi(this IEndpointRouteBuilder app)
@@ -51,15 +60,28 @@ public static class JobEventsApi
     }
 
     public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> StreamAsync(
-        string id, HttpContext http, JobClient jobs, JobEventHub hub, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
+        string id, HttpContext http, JobClient jobs, JobEventHub hub, IJobChangeFeed feed, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(jobs);
         ArgumentNullException.ThrowIfNull(hub);
+        ArgumentNullException.ThrowIfNull(feed);
         ArgumentNullException.ThrowIfNull(json);
 
-        // Subscribed before the job is read: a change stored in between is queued, not lost.
+        // Subscribed (and the job's channel with it) before the job is read: a change stored in between is queued, not lost.
         using var subscription = hub.Subscribe(id);
+        IAsyncDisposable watch;
+        try
+        {
+            watch = await feed.WatchAsync(id, http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return TypedResults.Problem($"Live events cannot be followed right now: {ex.Message}", statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "Live events unavailable");
+        }
+
+        await using var watching = watch;
         var snapshot = await jobs.GetAsync(id);
         if (snapshot is null)
         {

@@ -30,8 +30,14 @@ public sealed record JobChange
     public JobAttempt? LastAttempt { get; init; }
     public JobProgress? Progress { get; init; }
 
-    /// <summary>The pub/sub channel every job change of the service goes to: <c>{ServiceId}/events</c>.</summary>
-    public static string Channel(string serviceId) => serviceId + "/events";
+    /// <summary>
+    /// The start of every job's pub/sub channel, <c>{ServiceId}/events/</c>: a job's changes go to that prefix followed
+    /// by its id, so an API process hears only the jobs it has open streams for.
+    /// </summary>
+    public static string ChannelPrefix(string serviceId) => serviceId + "/events/";
+
+    /// <summary>The pub/sub channel of job <paramref name="id"/>'s changes: <c>{ServiceId}/events/{id}</c>.</summary>
+    public static string Channel(string serviceId, string id) => ChannelPrefix(serviceId) + id;
 
     public string ToJson() => JsonSerializer.Serialize(this, WireOptions);
 

@@ -69,8 +69,8 @@ public sealed class JobKeys
 
     public string Expiries(int partition) => Prefix(partition) + "exp";
 
-    /// <summary>The pub/sub channel of the service's live job events (<see cref="JobChange"/>).</summary>
-    public string Events => JobChange.Channel(ServiceId);
+    /// <summary>The prefix of each job's live-events pub/sub channel (<see cref="JobChange.Channel"/>).</summary>
+    public string Events => JobChange.ChannelPrefix(ServiceId);
 
     /// <summary>Where the stock Orleans Redis storage kept a job before this layout: <c>{ServiceId}/state/job/{id}/job</c>.</summary>
     public string Legacy(string id) => $"{ServiceId}/state/job/{id}/job";

@@ -41,7 +41,7 @@ internal static class RedisJobScripts
     /// <summary>
     /// KEYS[1] job key. ARGV: 1 expected etag ('' for none), 2 new etag, 3 state, 4 partition prefix, 5 id,
     /// 6 status, 7 type, 8 created ms, 9 expiry ms or '', 10 summary, 11 '1' to rewrite every index entry (reindex;
-    /// a plain write moves only what its change moves), 12 live-events channel, 13 the change to publish there or ''.
+    /// a plain write moves only what its change moves), 12 the live-events channel prefix (the job's channel is it followed by the id), 13 the change to publish there or ''.
     /// Returns -1 on an etag mismatch, else 0.
     /// </summary>
     public const string Write =
@@ -83,7 +83,7 @@ internal static class RedisJobScripts
           end
           redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', s, 't', t, 'c', c, 'm', ARGV[10])
         end
-        if ARGV[13] and ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
+        if ARGV[13] and ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[12] .. id, ARGV[13]) end
         return 0
         """;
 

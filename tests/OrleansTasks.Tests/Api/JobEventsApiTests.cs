@@ -50,6 +50,33 @@ public sealed class JobEventsApiTests(ApiFixture fixture)
     }
 
     [Fact]
+    public async Task TheApiSubscribesToAJobsChannelOnlyWhileAStreamFollowsIt()
+    {
+        var (id, gate) = await EnqueueGatedAsync();
+        await Poll.UntilAsync(() => fixture.GetJobAsync(id), j => j["status"]!.GetValue<string>() == "running");
+        var channel = OrleansTasks.Jobs.JobChange.Channel(fixture.Identity.ServiceId, id);
+        async Task<long> SubscribersAsync() =>
+            (long)((StackExchange.Redis.RedisResult[])(await fixture.Redis.Database.ExecuteAsync("PUBSUB", "NUMSUB", channel))!)[1];
+
+        // Writes nobody follows reach no API process: the job has run and reported progress without a subscriber.
+        Assert.Equal(0, await SubscribersAsync());
+        await using (var first = await SseStream.OpenAsync(fixture.Http, $"/jobs/{id}/events"))
+        await using (var second = await SseStream.OpenAsync(fixture.Http, $"/jobs/{id}/events"))
+        {
+            Assert.Equal("snapshot", (await first.NextAsync())!.Event);
+            Assert.Equal("snapshot", (await second.NextAsync())!.Event);
+
+            // Two streams of one job in one process share one subscription.
+            Assert.Equal(1, await SubscribersAsync());
+        }
+
+        // Both clients went away: the process lets go of the channel.
+        await Poll.UntilAsync(SubscribersAsync, n => n == 0);
+        TestJobLog.Open(gate);
+        await fixture.WaitForTerminalAsync(id);
+    }
+
+    [Fact]
     public async Task AStreamResumedWithLastEventIdFirstSendsTheSnapshotWhenTheJobMovedOn()
     {
         var (id, gate) = await EnqueueGatedAsync();
