@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace OrleansTasks.Jobs;
 
 /// <summary>
@@ -26,35 +23,26 @@ public interface IJobStore
 }
 
 /// <summary>What the indexes hold of one job, computed from its state.</summary>
-internal sealed record JobIndexEntry(string Id, JobStatus Status, string Type, long CreatedMs, long? ExpiresMs, string SummaryJson)
+internal sealed record JobIndexEntry(string Id, JobStatus Status, string Type, long CreatedMs, long? ExpiresMs)
 {
-    private static readonly JsonSerializerOptions SummaryJsonOptions = new()
-    {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     public string StatusName => Status.ToWireName();
 
-    public static JobIndexEntry Of(string id, JobState state, DateTimeOffset? expiresAt)
-    {
-        var summary = new JobSummary
-        {
-            Id = id,
-            Type = state.Type,
-            Status = state.Status,
-            Attempts = state.Attempts,
-            CreatedAt = state.CreatedAt,
-            StartedAt = state.StartedAt,
-            FinishedAt = state.FinishedAt,
-            NextAttemptAt = state.NextAttemptAt,
-            LastError = state.LastError,
-            Round = state.Round,
-            ExpiresAt = expiresAt,
-        };
-        return new(id, state.Status, state.Type, state.CreatedAt.ToUnixTimeMilliseconds(), expiresAt?.ToUnixTimeMilliseconds(),
-            JsonSerializer.Serialize(summary, SummaryJsonOptions));
-    }
+    public static JobIndexEntry Of(string id, JobState state, DateTimeOffset? expiresAt) =>
+        new(id, state.Status, state.Type, state.CreatedAt.ToUnixTimeMilliseconds(), expiresAt?.ToUnixTimeMilliseconds());
 
-    public static JobSummary? ReadSummary(string? json) =>
-        string.IsNullOrEmpty(json) ? null : JsonSerializer.Deserialize<JobSummary>(json, SummaryJsonOptions);
+    /// <summary>A listing's line for a stored job.</summary>
+    public static JobSummary Summary(string id, JobState state, DateTimeOffset? expiresAt) => new()
+    {
+        Id = id,
+        Type = state.Type,
+        Status = state.Status,
+        Attempts = state.Attempts,
+        CreatedAt = state.CreatedAt,
+        StartedAt = state.StartedAt,
+        FinishedAt = state.FinishedAt,
+        NextAttemptAt = state.NextAttemptAt,
+        LastError = state.LastError,
+        Round = state.Round,
+        ExpiresAt = expiresAt,
+    };
 }

@@ -4,12 +4,13 @@ using StackExchange.Redis;
 namespace OrleansTasks.Jobs;
 
 /// <summary>
-/// What one index set answered to a listing call: matching entries newest first, and whether it has more. When it
-/// stopped early (enough entries, or its scan budget spent), everything it did not return lies after its frontier.
+/// What one partition (or one index set) answered to a listing call: matching entries newest first, and whether it has
+/// more. When it stopped early (enough entries, or a scan budget spent), everything it did not return lies after its
+/// frontier.
 /// </summary>
 internal sealed record IndexStream(bool Done, JobCursor? Frontier, IReadOnlyList<JobCursor> Entries)
 {
-    /// <summary>Reads the per-set answers of <see cref="RedisJobScripts.List"/>.</summary>
+    /// <summary>Reads the per-partition answers of <see cref="RedisJobScripts.List"/>.</summary>
     public static IEnumerable<IndexStream> Parse(RedisResult[] reply)
     {
         var i = 0;
@@ -47,8 +48,9 @@ internal sealed record IndexStream(bool Done, JobCursor? Frontier, IReadOnlyList
             }
         }
 
+        // An id is in one set of a partition unless the index is damaged (the reindex command's to mend): listed once.
         var ordered = streams.SelectMany(s => s.Entries)
-            .OrderByDescending(e => e.CreatedMs).ThenByDescending(e => e.Id, StringComparer.Ordinal).ToList();
+            .OrderByDescending(e => e.CreatedMs).ThenByDescending(e => e.Id, StringComparer.Ordinal).DistinctBy(e => e.Id).ToList();
         var page = ordered.Where(e => bound is not { } b || !b.IsAfter(e.CreatedMs, e.Id)).Take(limit).ToList();
         var more = ordered.Count > page.Count || bound is not null;
         JobCursor? next = !more ? null

@@ -42,8 +42,7 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
         """
         local p, id, set = ARGV[1], ARGV[2], KEYS[1]
         local cur = redis.call('HMGET', p .. 'job/' .. id, 's', 't', 'x')
-        if cur[1] and (set == p .. 'all' or set == p .. 's/' .. cur[1] or set == p .. 't/' .. cur[2]
-            or set == p .. 'st/' .. cur[1] .. '/' .. cur[2] or (cur[3] and set == p .. 'exp')) then
+        if cur[1] and (set == p .. 's/' .. cur[1] or set == p .. 'st/' .. cur[1] .. '/' .. cur[2] or (cur[3] and set == p .. 'exp')) then
           return 0
         end
         return redis.call('ZREM', set, id)
@@ -150,7 +149,7 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
                     }
 
                     var id = name[(prefix.Length + 4)..];
-                    var fields = await Db.HashGetAsync(key, ["etag", "data", "s", "t", "c", "x", "m"]);
+                    var fields = await Db.HashGetAsync(key, ["etag", "data", "s", "t", "x", "c", "m"]);
                     if (fields[1].IsNullOrEmpty)
                     {
                         continue;
@@ -163,9 +162,7 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
                     var entry = JobIndexEntry.Of(id, state, retention.ExpiresAt(state));
                     var memberships = new Dictionary<string, double>(StringComparer.Ordinal)
                     {
-                        [keys.All(p)] = entry.CreatedMs,
                         [keys.ByStatus(p, entry.Status)] = entry.CreatedMs,
-                        [keys.ByType(p, entry.Type)] = entry.CreatedMs,
                         [keys.ByStatusAndType(p, entry.Status, entry.Type)] = entry.CreatedMs,
                     };
                     if (entry.ExpiresMs is { } expires)
@@ -179,10 +176,10 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
                         expected[set][id] = score;
                     }
 
+                    // c and m (creation time, listing summary) were stored by an earlier layout: a rewrite drops them.
                     var storedRight = fields[2] == entry.StatusName && fields[3] == entry.Type
-                        && fields[4] == entry.CreatedMs.ToString(CultureInfo.InvariantCulture)
-                        && fields[5] == (entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? RedisValue.Null)
-                        && fields[6] == entry.SummaryJson;
+                        && fields[4] == (entry.ExpiresMs?.ToString(CultureInfo.InvariantCulture) ?? RedisValue.Null)
+                        && fields[5].IsNull && fields[6].IsNull;
                     var indexedRight = true;
                     foreach (var (set, score) in memberships)
                     {

@@ -59,11 +59,7 @@ public sealed class JobKeys
     /// <summary>The job key under a partition prefix already computed (the write and delete scripts need both).</summary>
     public static string JobIn(string prefix, string id) => prefix + "job/" + id;
 
-    public string All(int partition) => Prefix(partition) + "all";
-
     public string ByStatus(int partition, JobStatus status) => Prefix(partition) + "s/" + status.ToWireName();
-
-    public string ByType(int partition, string type) => Prefix(partition) + "t/" + type;
 
     public string ByStatusAndType(int partition, JobStatus status, string type) => Prefix(partition) + "st/" + status.ToWireName() + "/" + type;
 
@@ -78,17 +74,17 @@ public sealed class JobKeys
     /// <summary>The SCAN pattern of <see cref="Legacy"/> keys.</summary>
     public string LegacyPattern => $"{ServiceId}/state/job/*/job";
 
-    /// <summary>The index sets a filter reads in one partition: one per status asked for (all statuses when none).</summary>
+    /// <summary>
+    /// The index sets a filter reads in one partition: one per status asked for (every status when none), of its
+    /// type when it names one. Each job is in exactly one status set and one status-and-type set, so "all jobs" and
+    /// "jobs of a type" need no sets of their own, and a write updates two sets rather than four.
+    /// </summary>
     public IReadOnlyList<string> SetsFor(int partition, JobFilter filter)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        var statuses = filter.Statuses.Distinct().ToList();
-        return (statuses.Count, filter.Type) switch
-        {
-            (0, null) => [All(partition)],
-            (0, { } type) => [ByType(partition, type)],
-            (_, null) => [.. statuses.Select(s => ByStatus(partition, s))],
-            (_, { } type) => [.. statuses.Select(s => ByStatusAndType(partition, s, type))],
-        };
+        var statuses = filter.Statuses.Count > 0 ? filter.Statuses.Distinct() : Enum.GetValues<JobStatus>();
+        return filter.Type is { } type
+            ? [.. statuses.Select(s => ByStatusAndType(partition, s, type))]
+            : [.. statuses.Select(s => ByStatus(partition, s))];
     }
 }

@@ -60,8 +60,9 @@ public sealed class MemoryJobStore(JobRetention retention) : IGrainStorage, IJob
                 Count(current.Entry, -1);
             }
 
-            var entry = JobIndexEntry.Of(id, state, retention.ExpiresAt(state));
-            _jobs[id] = new Stored(state, etag, entry);
+            var expiresAt = retention.ExpiresAt(state);
+            var entry = JobIndexEntry.Of(id, state, expiresAt);
+            _jobs[id] = new Stored(state, etag, entry, JobIndexEntry.Summary(id, state, expiresAt));
             Count(entry, +1);
         }
 
@@ -97,16 +98,16 @@ public sealed class MemoryJobStore(JobRetention retention) : IGrainStorage, IJob
     public Task<JobPage> ListAsync(JobFilter filter, int limit, JobCursor? after)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        List<JobIndexEntry> matching;
+        List<Stored> matching;
         lock (_lock)
         {
-            matching = [.. _jobs.Values.Select(j => j.Entry).Where(e => Matches(filter, e) && (after is not { } c || c.IsAfter(e.CreatedMs, e.Id)))];
+            matching = [.. _jobs.Values.Where(j => Matches(filter, j.Entry) && (after is not { } c || c.IsAfter(j.Entry.CreatedMs, j.Entry.Id)))];
         }
 
-        var page = matching.OrderByDescending(e => e.CreatedMs).ThenByDescending(e => e.Id, StringComparer.Ordinal).Take(limit + 1).ToList();
+        var page = matching.OrderByDescending(j => j.Entry.CreatedMs).ThenByDescending(j => j.Entry.Id, StringComparer.Ordinal).Take(limit + 1).ToList();
         var items = page.Take(limit).ToList();
-        var next = page.Count > limit ? new JobCursor(items[^1].CreatedMs, items[^1].Id).Encode() : null;
-        return Task.FromResult(new JobPage([.. items.Select(e => JobIndexEntry.ReadSummary(e.SummaryJson)!)], next));
+        var next = page.Count > limit ? new JobCursor(items[^1].Entry.CreatedMs, items[^1].Entry.Id).Encode() : null;
+        return Task.FromResult(new JobPage([.. items.Select(j => j.Summary)], next));
     }
 
     public Task<JobCounts> CountsAsync(string? type)
@@ -182,5 +183,5 @@ public sealed class MemoryJobStore(JobRetention retention) : IGrainStorage, IJob
 
     private static string IdOf(GrainId grainId) => grainId.Key.ToString()!;
 
-    private sealed record Stored(JobState State, string ETag, JobIndexEntry Entry);
+    private sealed record Stored(JobState State, string ETag, JobIndexEntry Entry, JobSummary Summary);
 }

@@ -17,7 +17,7 @@ internal static class RedisJobScripts
         return db.ScriptEvaluateAsync(Write, [JobKeys.JobIn(prefix, entry.Id)],
         [
             expectedEtag, newEtag, data, prefix, entry.Id, entry.StatusName, entry.Type, entry.CreatedMs,
-            entry.ExpiresMs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, entry.SummaryJson, reindex ? "1" : "0",
+            entry.ExpiresMs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, reindex ? "1" : "0",
             keys.Events, change ?? string.Empty,
         ]);
     }
@@ -27,22 +27,20 @@ internal static class RedisJobScripts
     private const string Unindex =
         """
         local function unindex(p, id, s, t)
-          redis.call('ZREM', p .. 'all', id)
           redis.call('ZREM', p .. 'exp', id)
           if s then
             redis.call('ZREM', p .. 's/' .. s, id)
             if t then redis.call('ZREM', p .. 'st/' .. s .. '/' .. t, id) end
           end
-          if t then redis.call('ZREM', p .. 't/' .. t, id) end
         end
 
         """;
 
     /// <summary>
     /// KEYS[1] job key. ARGV: 1 expected etag ('' for none), 2 new etag, 3 state, 4 partition prefix, 5 id,
-    /// 6 status, 7 type, 8 created ms, 9 expiry ms or '', 10 summary, 11 '1' to rewrite every index entry (reindex;
-    /// a plain write moves only what its change moves), 12 the live-events channel prefix (the job's channel is it followed by the id), 13 the change to publish there or ''.
-    /// Returns -1 on an etag mismatch, else 0.
+    /// 6 status, 7 type, 8 created ms, 9 expiry ms or '', 10 '1' to rewrite every index entry (reindex; a plain write
+    /// moves only what its change moves), 11 the live-events channel prefix (the job's channel is it followed by the
+    /// id), 12 the change to publish there or ''. Returns -1 on an etag mismatch, else 0.
     /// </summary>
     public const string Write =
         """
@@ -54,16 +52,13 @@ internal static class RedisJobScripts
         elseif ARGV[1] ~= '' then
           return -1
         end
-        local s, t, c, all = ARGV[6], ARGV[7], ARGV[8], ARGV[11] == '1'
+        local s, t, c, all = ARGV[6], ARGV[7], ARGV[8], ARGV[10] == '1'
         if all or not cur[2] or cur[3] ~= t then
           -- New (or stored without index fields, or its type changed): every entry.
           if cur[2] then
             redis.call('ZREM', p .. 's/' .. cur[2], id)
-            redis.call('ZREM', p .. 'st/' .. cur[2] .. '/' .. cur[3], id)
-            redis.call('ZREM', p .. 't/' .. cur[3], id)
+            if cur[3] then redis.call('ZREM', p .. 'st/' .. cur[2] .. '/' .. cur[3], id) end
           end
-          redis.call('ZADD', p .. 'all', c, id)
-          redis.call('ZADD', p .. 't/' .. t, c, id)
           redis.call('ZADD', p .. 's/' .. s, c, id)
           redis.call('ZADD', p .. 'st/' .. s .. '/' .. t, c, id)
         elseif cur[2] ~= s then
@@ -73,17 +68,19 @@ internal static class RedisJobScripts
           redis.call('ZADD', p .. 's/' .. s, c, id)
           redis.call('ZADD', p .. 'st/' .. s .. '/' .. t, c, id)
         end
+        -- Fields an earlier layout stored (creation time, a listing summary): listings now read the state itself.
+        if all then redis.call('HDEL', key, 'c', 'm') end
         if ARGV[9] ~= '' then
           if all or cur[4] ~= ARGV[9] then redis.call('ZADD', p .. 'exp', ARGV[9], id) end
-          redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', s, 't', t, 'c', c, 'm', ARGV[10], 'x', ARGV[9])
+          redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', s, 't', t, 'x', ARGV[9])
         else
           if all or cur[4] then
             redis.call('ZREM', p .. 'exp', id)
             redis.call('HDEL', key, 'x')
           end
-          redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', s, 't', t, 'c', c, 'm', ARGV[10])
+          redis.call('HSET', key, 'etag', ARGV[2], 'data', ARGV[3], 's', s, 't', t)
         end
-        if ARGV[13] and ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[12] .. id, ARGV[13]) end
+        if ARGV[12] ~= '' then redis.call('PUBLISH', ARGV[11] .. id, ARGV[12]) end
         return 0
         """;
 
@@ -148,9 +145,11 @@ internal static class RedisJobScripts
     /// <summary>
     /// KEYS: index sets of one partition. ARGV: 1 highest score (inclusive, or '(ms' exclusive, or '+inf'), 2 cursor
     /// ms or '', 3 cursor id, 4 lowest score ('(ms' or '-inf'), 5 limit, 6 id prefix or '', 7 scan budget per set.
-    /// For each set, newest first: entries at the cursor's score with an id at or above the cursor's are skipped.
-    /// Returns per set { done (1 when the set has nothing more), frontier ms, frontier id, n, id1, ms1, ... }: the
-    /// frontier is the last entry looked at, so everything the set did not return lies strictly after it.
+    /// Each set is walked newest first (entries at the cursor's score with an id at or above the cursor's are
+    /// skipped), then the sets are merged as <see cref="IndexStream.Merge"/> merges partitions, so a partition answers
+    /// at most a page however many sets the filter reads. Returns { done (1 when the partition has nothing more),
+    /// frontier ms, frontier id, n, id1, ms1, ... }: everything the partition did not return lies strictly after the
+    /// frontier.
     /// </summary>
     public const string List =
         """
@@ -158,32 +157,60 @@ internal static class RedisJobScripts
         local cs = nil
         if ARGV[2] ~= '' then cs = tonumber(ARGV[2]) end
         local cid, pre = ARGV[3], ARGV[6]
-        local out = {}
+        -- Byte order, as Redis orders members of equal score and the store compares ids (Lua's own string comparison
+        -- follows the server's collation locale).
+        local function below(a, b)
+          local n = math.min(#a, #b)
+          for i = 1, n do
+            local x, y = string.byte(a, i), string.byte(b, i)
+            if x ~= y then return x < y end
+          end
+          return #a < #b
+        end
+        -- Listing order: newer first, then the greater id.
+        local function first(s1, id1, s2, id2)
+          if s1 ~= s2 then return s1 > s2 end
+          return below(id2, id1)
+        end
+        local entries, bound = {}, nil
         for _, key in ipairs(KEYS) do
-          local found, scanned, off, done = {}, 0, 0, false
-          local fs, fid = '', ''
+          local found, scanned, off, done = 0, 0, 0, false
+          local fs, fid = nil, nil
           while true do
             local chunk = redis.call('ZREVRANGEBYSCORE', key, ARGV[1], ARGV[4], 'WITHSCORES', 'LIMIT', off, 100)
             for i = 1, #chunk, 2 do
-              local id, sc = chunk[i], chunk[i + 1]
+              local id, sc = chunk[i], tonumber(chunk[i + 1])
               scanned = scanned + 1
               fs, fid = sc, id
-              local atCursor = cs ~= nil and tonumber(sc) == cs and id >= cid
+              local atCursor = cs ~= nil and sc == cs and not below(id, cid)
               if not atCursor and (pre == '' or string.sub(id, 1, #pre) == pre) then
-                found[#found + 1] = id
-                found[#found + 1] = sc
+                found = found + 1
+                entries[#entries + 1] = { sc, id }
               end
-              if #found >= limit * 2 or scanned >= budget then break end
+              if found >= limit or scanned >= budget then break end
             end
-            if #chunk < 200 and (#found < limit * 2 and scanned < budget) then done = true end
-            if done or #found >= limit * 2 or scanned >= budget then break end
+            if #chunk < 200 and found < limit and scanned < budget then done = true end
+            if done or found >= limit or scanned >= budget then break end
             off = off + 100
           end
-          out[#out + 1] = done and 1 or 0
-          out[#out + 1] = fs
-          out[#out + 1] = fid
-          out[#out + 1] = #found / 2
-          for i = 1, #found do out[#out + 1] = found[i] end
+          -- The newest frontier among sets that stopped early bounds what the partition can answer now.
+          if not done and fs and (bound == nil or first(fs, fid, bound[1], bound[2])) then bound = { fs, fid } end
+        end
+        table.sort(entries, function(a, b) return first(a[1], a[2], b[1], b[2]) end)
+        local page = {}
+        for _, e in ipairs(entries) do
+          if #page == limit or (bound and first(bound[1], bound[2], e[1], e[2])) then break end
+          page[#page + 1] = e
+        end
+        local out = { 1, '', '', #page }
+        if #entries > #page or bound then
+          local last = bound
+          if #page == limit then last = page[#page] end
+          out[1], out[2], out[3] = 0, last[1], last[2]
+        end
+        for _, e in ipairs(page) do
+          out[#out + 1] = e[2]
+          out[#out + 1] = e[1]
         end
         return out
         """;

@@ -131,14 +131,16 @@ public sealed partial class RedisJobStore(
         }
 
         var (ids, next) = IndexStream.Merge(streams, limit);
-        var summaries = ids.Select(id => Db.HashGetAsync(Keys.Job(id), "m")).ToList();
+        // Listings read the stored states rather than a summary kept beside each: a page is read once, a job is
+        // written several times, and the hot path is the writes.
+        var states = ids.Select(id => (Id: id, Data: Db.HashGetAsync(Keys.Job(id), "data"))).ToList();
         var items = new List<JobSummary>(ids.Count);
-        foreach (var summary in summaries)
+        foreach (var (id, data) in states)
         {
             // A job removed between the two reads is simply not listed.
-            if (JobIndexEntry.ReadSummary(await summary) is { } item)
+            if ((byte[]?)await data is { Length: > 0 } bytes && serializer.Deserialize<JobState>(new BinaryData(bytes)) is { } state)
             {
-                items.Add(item);
+                items.Add(JobIndexEntry.Summary(id, state, retention.ExpiresAt(state)));
             }
         }
 

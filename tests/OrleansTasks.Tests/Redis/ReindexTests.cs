@@ -73,18 +73,21 @@ public sealed class ReindexTests(RedisFixture fixture)
         Assert.Equal(10, Field(clean.Report, "jobs"));
         Assert.Equal(0, Field(clean.Report, "mismatches"));
 
-        // Damage: one job out of its status set, another added to a status set it is not in, a third without its summary.
-        var (dropped, misplaced, unsummarized) = (succeeded[0], succeeded[1], succeeded[2]);
+        // Damage: one job out of its status set, another added to a status set it is not in, a third out of the
+        // expiry set (the sweeper would keep it for ever).
+        var (dropped, misplaced, unexpiring) = (succeeded[0], succeeded[1], succeeded[2]);
         Assert.True(await Server.Database.SortedSetRemoveAsync(keys.ByStatus(JobKeys.PartitionOf(dropped), JobStatus.Succeeded), dropped));
-        var created = (await Server.Database.SortedSetScoreAsync(keys.All(JobKeys.PartitionOf(misplaced)), misplaced))!.Value;
+        var created = (await Server.Database.SortedSetScoreAsync(keys.ByStatus(JobKeys.PartitionOf(misplaced), JobStatus.Succeeded), misplaced))!.Value;
         Assert.True(await Server.Database.SortedSetAddAsync(keys.ByStatus(JobKeys.PartitionOf(misplaced), JobStatus.Failed), misplaced, created));
-        Assert.True(await Server.Database.HashDeleteAsync(keys.Job(unsummarized), "m"));
+        Assert.True(await Server.Database.SortedSetRemoveAsync(keys.Expiries(JobKeys.PartitionOf(unexpiring)), unexpiring));
 
-        // The damage is what clients see.
+        // The damage is what clients see; a job in two status sets is still listed once.
         var damagedCounts = await client.Jobs.CountsAsync();
         Assert.Equal(5, damagedCounts.Succeeded);
         Assert.Equal(3, damagedCounts.Failed);
-        Assert.DoesNotContain(unsummarized, await ListedIdsAsync(client));
+        var damagedListing = await ListedIdsAsync(client);
+        Assert.DoesNotContain(dropped, damagedListing);
+        Assert.Single(damagedListing, id => id == misplaced);
 
         var damaged = await JobStoreContentsAsync(keys);
         var found = await ReindexAsync(identity, verifyOnly: true);
@@ -119,9 +122,12 @@ public sealed class ReindexTests(RedisFixture fixture)
         Assert.Equal(all.Order(StringComparer.Ordinal), (await ListedIdsAsync(client)).Order(StringComparer.Ordinal));
         Assert.Equal([misplaced], (await client.Jobs.ListAsync(new JobFilter { Statuses = [JobStatus.Succeeded], IdPrefix = misplaced })).Items.Select(i => i.Id));
         Assert.Empty((await client.Jobs.ListAsync(new JobFilter { Statuses = [JobStatus.Failed], IdPrefix = misplaced })).Items);
-        var summary = Assert.Single((await client.Jobs.ListAsync(new JobFilter { IdPrefix = unsummarized })).Items);
+        Assert.Equal([dropped], (await client.Jobs.ListAsync(new JobFilter { Statuses = [JobStatus.Succeeded], IdPrefix = dropped })).Items.Select(i => i.Id));
+        var summary = Assert.Single((await client.Jobs.ListAsync(new JobFilter { IdPrefix = unexpiring })).Items);
         Assert.Equal(JobStatus.Succeeded, summary.Status);
         Assert.Equal("test_echo", summary.Type);
+        Assert.Equal(summary.ExpiresAt!.Value.ToUnixTimeMilliseconds(),
+            await Server.Database.SortedSetScoreAsync(keys.Expiries(JobKeys.PartitionOf(unexpiring)), unexpiring));
 
         // Idempotent: a second reindex finds nothing and leaves every key of the job store as it was.
         var before = await JobStoreContentsAsync(keys);

@@ -34,7 +34,7 @@ public sealed class RetentionTests(RedisFixture fixture)
         // Watched in Redis only: no call reaches the job, so it is the sweeper that removes it.
         await Poll.UntilAsync(() => StoredAsync(identity, id), stored => !stored, timeout: TimeSpan.FromSeconds(60), what: "the sweeper to remove the job");
         Assert.True(DateTimeOffset.UtcNow >= done.ExpiresAt, "removed before its retention ended");
-        foreach (var set in new[] { keys.All(partition), keys.ByStatus(partition, JobStatus.Succeeded), keys.ByType(partition, "test_echo"), keys.Expiries(partition) })
+        foreach (var set in new[] { keys.ByStatus(partition, JobStatus.Succeeded), keys.ByStatusAndType(partition, JobStatus.Succeeded, "test_echo"), keys.Expiries(partition) })
         {
             Assert.Null(await Server.Database.SortedSetScoreAsync(set, id));
         }
