@@ -83,6 +83,9 @@ public sealed class JobRetentionOptions
 /// <summary>When a finished job expires: its type's retention when registered with one, else <c>Jobs:Retention</c>.</summary>
 public sealed class JobRetention(IOptions<JobsOptions> options, JobTypeRegistry registry)
 {
+    // Parsed once (IOptions does not change while the silo runs): every finished job's writes ask.
+    private JobTypeRetention? _configured;
+
     /// <summary>Null while the job is not finished, or when it is kept for ever.</summary>
     public DateTimeOffset? ExpiresAt(JobState state)
     {
@@ -94,11 +97,14 @@ public sealed class JobRetention(IOptions<JobsOptions> options, JobTypeRegistry 
 
         var period = registry.TryGet(state.Type, out var type) && type.Retention.For(state.Status) is { } own
             ? own
-            : options.Value.Retention.For(state.Status);
+            : Configured.For(state.Status);
         return period == Timeout.InfiniteTimeSpan || period is not { } p ? null
             : p >= DateTimeOffset.MaxValue - finished ? null
             : finished + p;
     }
+
+    private JobTypeRetention Configured => _configured ??= new(
+        options.Value.Retention.For(JobStatus.Succeeded), options.Value.Retention.For(JobStatus.Cancelled), options.Value.Retention.For(JobStatus.Failed));
 }
 
 /// <summary>A job type's own retention, set at registration; null keeps the <c>Jobs:Retention</c> setting.</summary>
