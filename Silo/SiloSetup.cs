@@ -111,7 +111,7 @@ public static class SiloSetup
                 sp.GetRequiredService<IOptions<JobsOptions>>(), sp.GetRequiredService<ILogger<RedisHeadroomMonitor>>(), redisTlsCaPath));
         }
 
-        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetentionStarter>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SweeperStarter>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, Schedules.CodeScheduleStarter>();
 
         // Storage failures reach clients as JobStorageUnavailableException, which they can load (the provider's own

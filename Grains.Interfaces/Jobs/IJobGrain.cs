@@ -2,13 +2,13 @@ using Orleans.Concurrency;
 
 namespace OrleansTasks.Jobs;
 
-/// <summary>One job: its state, its attempts, its durable wake-up. Keyed by the job id.</summary>
+/// <summary>One job: its state, its attempts, its wake-up while it waits for a time. Keyed by the job id.</summary>
 [Alias("OrleansTasks.IJobGrain")]
 public interface IJobGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Creates the job, or returns it when this id already names the same job. Returns only once the job's
-    /// state and its durable wake-up are stored, so an acknowledged job survives any crash.
+    /// state (and its wake-up, for a job that waits for a time) is stored, so an acknowledged job survives any crash.
     /// </summary>
     [Alias("Enqueue")]
     Task<EnqueueResult> EnqueueAsync(EnqueueRequest request);
@@ -33,6 +33,13 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Deletes a finished job: its state is removed and its id may be used again.</summary>
     [Alias("Delete")]
     Task<JobCommandResult> DeleteAsync();
+
+    /// <summary>
+    /// The recovery sweeper's call for a job stored as queued or running: activating it (on a live silo) resumes a
+    /// job whose silo died; a job already moving here is left alone.
+    /// </summary>
+    [Alias("Recover")]
+    Task RecoverAsync();
 }
 
 /// <summary>How a cancel, requeue or delete ended.</summary>

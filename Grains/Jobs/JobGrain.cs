@@ -48,6 +48,10 @@ public sealed partial class JobGrain(
     private CancellationTokenSource? _handOff;
     private IGrainReminder? _wakeUp;
 
+    // True while this activation knows the job has no wake-up (it created the job without one, or removed it): most
+    // jobs never have one, and asking the reminder table would cost a round trip per finished job.
+    private bool _noWakeUp;
+
     // Set when a write failed: storage may or may not hold it, so memory is not trusted until read again.
     private bool _stale;
 
@@ -303,7 +307,16 @@ public sealed partial class JobGrain(
         }, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { KeepAlive = true, Interleave = true });
     }
 
-    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    public Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        _noWakeUp = false;
+        return WakeAsync();
+    }
+
+    public Task RecoverAsync() => WakeAsync();
+
+    /// <summary>A wake-up tick or a recovery sweep's call: resumes a job that is due or stranded, unless this activation is already moving it.</summary>
+    private async Task WakeAsync()
     {
         if (_pump is not null)
         {
@@ -328,6 +341,7 @@ public sealed partial class JobGrain(
         {
             await job.ReadStateAsync();
             _wakeUp = null;
+            _noWakeUp = false;
             _stale = false;
         }
 
@@ -359,6 +373,13 @@ public sealed partial class JobGrain(
     {
         var transition = JobStateMachine.Apply(State, e, RecoveryInterval);
         var before = job.State;
+        if (State is null && transition.Next is not null)
+        {
+            // A new job: no wake-up of this id is known (a stray one from an earlier job of the same id removes
+            // itself when it ticks on a finished job).
+            _noWakeUp = _wakeUp is null;
+        }
+
         _writing = (true, State);
         if (transition.Next is { } next)
         {
@@ -407,6 +428,7 @@ public sealed partial class JobGrain(
             job.State = before;
             _stale = true;
             _wakeUp = null;
+            _noWakeUp = false;
             DeactivateOnIdle();
             throw;
         }
@@ -701,11 +723,17 @@ public sealed partial class JobGrain(
     {
         // A zero due time skips the first tick (dotnet/orleans#9385), hence the 1 ms floor.
         var due = dueTime < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : dueTime;
+        _noWakeUp = false;
         _wakeUp = await this.RegisterOrUpdateReminder(WakeUpReminder, due, RecoveryInterval);
     }
 
     private async Task ClearWakeUpAsync()
     {
+        if (_noWakeUp && _wakeUp is null)
+        {
+            return;
+        }
+
         try
         {
             _wakeUp ??= await this.GetReminder(WakeUpReminder);
@@ -714,6 +742,8 @@ public sealed partial class JobGrain(
                 await this.UnregisterReminder(_wakeUp);
                 _wakeUp = null;
             }
+
+            _noWakeUp = true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

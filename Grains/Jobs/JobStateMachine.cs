@@ -121,11 +121,15 @@ public sealed class InvalidJobTransitionException(string message) : InvalidOpera
 /// <see cref="JobGrain"/> is only the executor of the effects.
 /// </summary>
 /// <remarks>
-/// Effect order carries durability. A new job stores its wake-up before its state (a wake-up without state removes
-/// itself on its first tick; state without a wake-up is a job nobody runs after a crash). A finished job stores its
-/// state before clearing the wake-up (a tick that finds it terminal clears it again), and enqueues its webhook
-/// delivery in between (a tick that finds it terminal enqueues it again). Attempts are counted when they
-/// begin, so a crash mid-attempt uses up a retry and a job that kills its silo cannot loop for ever.
+/// Durability: a queued or running job needs no wake-up of its own — the cluster's recovery sweeper
+/// (<see cref="JobRecoveryGrain"/>) calls every stored queued and running job each recovery interval, so one whose
+/// silo died is activated elsewhere and resumes. Registering and removing a reminder per job was half of a job's cost
+/// (two of its six Redis round trips, and the reminder service's bookkeeping). A job waiting for a time (scheduled,
+/// retrying) has a wake-up, stored before the state that needs it (a wake-up without state removes itself on its
+/// first tick; a waiting state without a wake-up is a job nobody runs after a crash). So does a running job with a
+/// completion webhook: a finished job stores its state, enqueues the delivery, then clears the wake-up, so a crash
+/// in between leaves a tick that enqueues the delivery again. Attempts are counted when they begin, so a crash
+/// mid-attempt uses up a retry and a job that kills its silo cannot loop for ever.
 /// </remarks>
 public static class JobStateMachine
 {
@@ -140,7 +144,7 @@ public static class JobStateMachine
     /// <summary>The transition for an event in a state.</summary>
     /// <param name="state">The stored state; null when no job is stored under this id.</param>
     /// <param name="e">What happened.</param>
-    /// <param name="recoveryInterval">Period of the durable wake-up of a queued or running job (<see cref="JobsOptions.RecoveryInterval"/>).</param>
+    /// <param name="recoveryInterval">Period of a durable wake-up (<see cref="JobsOptions.RecoveryInterval"/>), and its due time for a running job that has a webhook.</param>
     /// <exception cref="InvalidJobTransitionException">The event cannot happen in this state.</exception>
     public static JobTransition Apply(JobState? state, JobEvent e, TimeSpan recoveryInterval)
     {
@@ -175,12 +179,13 @@ public static class JobStateMachine
                 state with { History = CloseLast(state.History, interrupted.Now, AttemptOutcome.Interrupted, InterruptedError) },
                 InterruptedError, permanent: false, retryAt: interrupted.Now, interrupted.Now),
 
-            // Waiting for a slot: wake up elsewhere now instead of at the next recovery tick. Jobs waiting for their
-            // time keep it.
+            // Waiting for a slot: wake up elsewhere now instead of at the next recovery sweep. Jobs waiting for their
+            // time keep their wake-up.
             ({ Status: JobStatus.Queued }, JobEvent.HandedOff) => new(state, [new JobEffect.SetWakeUp(HandOffWakeUp)]),
             ({ Status: JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.HandedOff) => new(state, []),
 
-            // Another silo must run it; nothing is counted, and the wake-up keeps ticking in case no such silo is up.
+            // Another silo must run it; nothing is counted, and in case no such silo is up the recovery sweeper
+            // (queued) or its wake-up (scheduled, retrying) tries again.
             ({ Status: JobStatus.Queued or JobStatus.Scheduled or JobStatus.Retrying }, JobEvent.NotRunnableHere) =>
                 new(state, [JobEffect.Relocate]),
 
@@ -202,7 +207,7 @@ public static class JobStateMachine
                     CancelRequestedAt = null,
                     Progress = null,
                 },
-                [new JobEffect.SetWakeUp(recoveryInterval), JobEffect.WriteState]),
+                [.. WakeUpForCallback(state, recoveryInterval), JobEffect.WriteState]),
 
             ({ Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled }, JobEvent.Deleted) =>
                 new(null, [JobEffect.ClearState, JobEffect.ClearWakeUp, JobEffect.Deactivate]),
@@ -242,7 +247,11 @@ public static class JobStateMachine
             state = BeginAttempt(state, e.Now, e.Silo);
         }
 
-        return new(state, [new JobEffect.SetWakeUp(delayed ? e.RunAt - e.Now : recoveryInterval), JobEffect.WriteState]);
+        // Waiting for its time: woken by its own reminder. Due now: the recovery sweeper covers it (and a wake-up
+        // covers its webhook).
+        return new(state, delayed
+            ? [new JobEffect.SetWakeUp(e.RunAt - e.Now), JobEffect.WriteState]
+            : [.. WakeUpForCallback(state, recoveryInterval), JobEffect.WriteState]);
     }
 
     private static JobState BeginAttempt(JobState state, DateTimeOffset now, string silo) => state with
@@ -298,17 +307,23 @@ public static class JobStateMachine
 
         if (retryAt <= now)
         {
-            // Re-run at once (an interrupted attempt: a backoff would not help); the running job's wake-up stays.
+            // Re-run at once (an interrupted attempt: a backoff would not help); queued, the recovery sweeper covers it.
             return new(state with { Status = JobStatus.Queued, NextAttemptAt = now }, [JobEffect.WriteState]);
         }
 
+        // The wake-up first: a crash in between leaves the job stored as running (the sweeper resumes it), never a
+        // retrying job without a wake-up.
         return new(state with { Status = JobStatus.Retrying, NextAttemptAt = retryAt },
-            [JobEffect.WriteState, new JobEffect.SetWakeUp(retryAt - now)]);
+            [new JobEffect.SetWakeUp(retryAt - now), JobEffect.WriteState]);
     }
 
     private static JobTransition Terminal(JobState state, JobStatus status, DateTimeOffset now) => new(
         state with { Status = status, FinishedAt = now, NextAttemptAt = null },
         [JobEffect.WriteState, .. CallbackOf(state), JobEffect.ClearWakeUp, JobEffect.Deactivate]);
+
+    /// <summary>The wake-up that keeps a runnable job's webhook delivery durable, for a job that has a callback.</summary>
+    private static JobEffect[] WakeUpForCallback(JobState state, TimeSpan recoveryInterval) =>
+        state.CallbackUrl is null ? [] : [new JobEffect.SetWakeUp(recoveryInterval)];
 
     /// <summary>The webhook delivery of a finished round, for a job that has a callback.</summary>
     private static JobEffect[] CallbackOf(JobState state) => state.CallbackUrl is null ? [] : [JobEffect.EnqueueCallback];

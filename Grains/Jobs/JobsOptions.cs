@@ -9,9 +9,10 @@ public sealed class JobsOptions
     public int MaxConcurrency { get; set; } = 20;
 
     /// <summary>
-    /// Period of the durable wake-up of a queued or running job. When a silo dies, its jobs are picked up by the
-    /// next tick on a surviving silo (after failure detection), so this bounds the recovery delay; each tick of a
-    /// job that is fine costs one in-memory grain call. Minimum 1 second. Default: 15 seconds.
+    /// How often the recovery sweeper calls every queued and running job, and the period of a waiting job's wake-up.
+    /// When a silo dies, its jobs are picked up by the next sweep (after failure detection), so this bounds the
+    /// recovery delay; each call to a job that is fine costs one in-memory grain call. Minimum 1 second. Default: 15
+    /// seconds.
     /// </summary>
     public TimeSpan RecoveryInterval { get; set; } = TimeSpan.FromSeconds(15);
 

@@ -21,7 +21,7 @@ public enum StorageFault
 /// <summary>Thrown by <see cref="FaultyGrainStorage"/>.</summary>
 public sealed class InjectedStorageFaultException(string message) : Exception(message);
 
-/// <summary>The engine's grain storage with faults injected per job id, around the stock in-memory storage.</summary>
+/// <summary>The engine's grain storage with faults injected per job id, around its in-memory job store.</summary>
 public sealed class FaultyGrainStorage(IGrainStorage inner) : IGrainStorage
 {
     public static ConcurrentDictionary<string, StorageFault> Faults { get; } = new();
@@ -57,8 +57,6 @@ public sealed class FaultyGrainStorage(IGrainStorage inner) : IGrainStorage
 /// <summary>A one-silo in-memory cluster whose job storage can be told to fail.</summary>
 public sealed class FaultyStorageFixture : IAsyncLifetime
 {
-    private const string InnerStorage = "jobs-inner";
-
     public InProcessTestCluster Cluster { get; private set; } = null!;
 
     public JobClient Jobs => new(Cluster.Client);
@@ -69,11 +67,11 @@ public sealed class FaultyStorageFixture : IAsyncLifetime
         builder.ConfigureSiloHost((_, host) => TestSiloSettings.Apply(host, redis: null));
         builder.ConfigureSilo((_, silo) =>
         {
-            // The production in-memory providers, with the jobs storage then replaced by the faulty wrapper.
+            // The production in-memory providers, with the jobs storage then wrapped by the faulty one: what a lost
+            // reply stored is in the job store the listings and the recovery sweeper read.
             silo.AddJobProviders(redis: null);
-            silo.AddMemoryGrainStorage(InnerStorage);
             silo.Services.AddKeyedSingleton<IGrainStorage>(StorageNames.Jobs,
-                (sp, _) => new FaultyGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(InnerStorage)));
+                (sp, _) => new FaultyGrainStorage(sp.GetRequiredService<MemoryJobStore>()));
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
@@ -112,8 +110,8 @@ public sealed class StorageFaultTests(FaultyStorageFixture fixture) : IClassFixt
         FaultyGrainStorage.Faults[id] = StorageFault.FailAfterWrite;
         await Assert.ThrowsAnyAsync<Exception>(() => fixture.Jobs.EnqueueAsync(new Echo("lost reply"), id: id));
 
-        // Nobody queries the job: only its wake-up can bring it back. Had a tick taken the stale activation's
-        // "no record" for the truth, it would have removed the wake-up and the stored job would never run.
+        // Nobody queries the job: only the recovery sweep can bring it back. Had the call taken the stale
+        // activation's "no record" for the truth, the stored job would never run.
         await Poll.UntilAsync(() => Task.FromResult(TestJobLog.ExecutionsOf(id)), n => n >= 1, TimeSpan.FromSeconds(60), "the stored job to run");
 
         var retried = await fixture.Jobs.EnqueueAsync(new Echo("lost reply"), id: id);

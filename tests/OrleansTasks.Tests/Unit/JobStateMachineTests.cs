@@ -13,7 +13,7 @@ public sealed class JobStateMachineTests
     public static TheoryData<string, string, string> EveryPair() => new()
     {
         // state, event, expected "status: effects" or "invalid"
-        { "none", "Enqueued", "queued: wake(00:00:15), write" },
+        { "none", "Enqueued", "queued: write" },
         { "none", "Due", "invalid" },
         { "none", "SlotAcquired", "invalid" },
         { "none", "AttemptFinished", "invalid" },
@@ -92,7 +92,7 @@ public sealed class JobStateMachineTests
         { "succeeded", "NotRunnableHere", "invalid" },
         { "succeeded", "WakeUp", "succeeded: clear, deactivate" },
         { "succeeded", "CancelRequested", "invalid" },
-        { "succeeded", "Requeued", "queued: wake(00:00:15), write" },
+        { "succeeded", "Requeued", "queued: write" },
         { "succeeded", "Deleted", "none: erase, clear, deactivate" },
         { "succeeded", "Expired", "none: erase" },
         { "succeeded", "ProgressReported", "succeeded: " },
@@ -106,7 +106,7 @@ public sealed class JobStateMachineTests
         { "failed", "NotRunnableHere", "invalid" },
         { "failed", "WakeUp", "failed: clear, deactivate" },
         { "failed", "CancelRequested", "invalid" },
-        { "failed", "Requeued", "queued: wake(00:00:15), write" },
+        { "failed", "Requeued", "queued: write" },
         { "failed", "Deleted", "none: erase, clear, deactivate" },
         { "failed", "Expired", "none: erase" },
         { "failed", "ProgressReported", "failed: " },
@@ -120,7 +120,7 @@ public sealed class JobStateMachineTests
         { "cancelled", "NotRunnableHere", "invalid" },
         { "cancelled", "WakeUp", "cancelled: clear, deactivate" },
         { "cancelled", "CancelRequested", "cancelled: " },
-        { "cancelled", "Requeued", "queued: wake(00:00:15), write" },
+        { "cancelled", "Requeued", "queued: write" },
         { "cancelled", "Deleted", "none: erase, clear, deactivate" },
         { "cancelled", "Expired", "none: erase" },
         { "cancelled", "ProgressReported", "cancelled: " },
@@ -153,7 +153,7 @@ public sealed class JobStateMachineTests
     }
 
     [Fact]
-    public void AnEnqueueStoresTheWakeUpBeforeTheStateAndNeverChangesTheInput()
+    public void ADelayedEnqueueStoresTheWakeUpBeforeTheStateAndNeverChangesTheInput()
     {
         var delayed = JobStateMachine.Apply(null, Enqueue(runAt: Now.AddMinutes(5)), Recovery);
         Assert.Equal(JobStatus.Scheduled, delayed.Next!.Status);
@@ -172,6 +172,20 @@ public sealed class JobStateMachineTests
         var copy = queued with { };
         _ = JobStateMachine.Apply(queued, new JobEvent.SlotAcquired(Now, "silo-a"), Recovery);
         Assert.Equal(copy, queued);
+    }
+
+    [Fact]
+    public void AJobDueNowHasNoWakeUpUnlessItHasAWebhookWhoseDeliveryItMustKeepDurable()
+    {
+        // The recovery sweeper resumes stranded queued and running jobs: no reminder per job.
+        Assert.Equal("queued: write", Describe(JobStateMachine.Apply(null, Enqueue(), Recovery)));
+        Assert.Equal("running: write", Describe(JobStateMachine.Apply(null, Enqueue(slot: true), Recovery)));
+
+        // With a callback, a crash between the finished write and the delivery's enqueue must leave a tick behind.
+        var withCallback = Enqueue(slot: true) with { CallbackUrl = "https://example.com/done" };
+        Assert.Equal("running: wake(00:00:15), write", Describe(JobStateMachine.Apply(null, withCallback, Recovery)));
+        var finished = StateIn("succeeded")! with { CallbackUrl = "https://example.com/done" };
+        Assert.Equal("queued: wake(00:00:15), write", Describe(JobStateMachine.Apply(finished, new JobEvent.Requeued(Now), Recovery)));
     }
 
     [Fact]
@@ -194,7 +208,7 @@ public sealed class JobStateMachineTests
         Assert.Equal(JobStatus.Retrying, first.Next!.Status);
         Assert.Equal(Now.AddSeconds(12.5), first.Next.NextAttemptAt);
         Assert.Equal(error, first.Next.LastError);
-        Assert.Equal("retrying: write, wake(00:00:12.5000000)", Describe(first));
+        Assert.Equal("retrying: wake(00:00:12.5000000), write", Describe(first));
         Assert.Equal(AttemptOutcome.Failed, first.Next.History[^1].Outcome);
         Assert.Equal(Now, first.Next.History[^1].FinishedAt);
 
