@@ -30,6 +30,9 @@ public sealed record BenchSettings
 
     /// <summary>Open streams of the sse-idle workload, and how long their CPU is measured.</summary>
     public int SseStreams { get; init; } = 1000;
+
+    /// <summary>Scheduled jobs the bulk workload cancels with one operation.</summary>
+    public int BulkJobs { get; init; } = 100_000;
     public double SseSeconds { get; init; } = 60;
 
     public const string Usage = """
@@ -38,8 +41,9 @@ public sealed record BenchSettings
           --rounds R         alternating rounds per workload (3)
           --n N              jobs for enqueue, http and drain (20000)
           --memory-jobs N    jobs for the memory workload (100000)
-          --workloads a,b    subset of enqueue,http,drain,latency,retry,memory, or soak / sse-idle (not run unless named)
+          --workloads a,b    subset of enqueue,http,drain,latency,retry,memory, or soak / sse-idle / bulk / schedule (not run unless named)
           --sse-streams N    idle live-event streams of sse-idle (1000); --sse-seconds S measured (60)
+          bulk (OrleansTasks only, not run unless named): one POST /jobs/bulk cancel over --bulk-jobs N scheduled jobs (100000)
           --systems a,b      subset of OrleansTasks,Hangfire (profiling one side; ratios need both)
           soak (OrleansTasks only; --quick: 1000 jobs, retention 6 s, sweep and samples every 1 s):
           --soak-jobs N      jobs (200000)
@@ -78,6 +82,7 @@ public sealed record BenchSettings
                 "--schedules" => s with { ScheduleCount = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--schedule-seconds" => s with { ScheduleSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--sse-streams" => s with { SseStreams = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--bulk-jobs" => s with { BulkJobs = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--sse-seconds" => s with { SseSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--soak-sample" => s with { SoakSampleSeconds = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
@@ -138,7 +143,7 @@ public static class BenchMain
         SoakResult? soak = null;
         try
         {
-            foreach (var workload in settings.Workloads.Where(w => w is not "memory" and not "soak" and not "schedule" and not "sse-idle"))
+            foreach (var workload in settings.Workloads.Where(w => w is not "memory" and not "soak" and not "schedule" and not "sse-idle" and not "bulk"))
             {
                 for (var round = 1; round <= settings.Rounds; round++)
                 {
@@ -187,6 +192,12 @@ public static class BenchMain
                 await server.FlushAllDatabasesAsync();
                 Report(results, new Measurement("sse-idle", "OrleansTasks", 1, settings.SseStreams,
                     await SseIdleWorkload.RunAsync(endpoint, settings.SseStreams, TimeSpan.FromSeconds(settings.SseSeconds))));
+            }
+
+            if (settings.Workloads.Contains("bulk"))
+            {
+                await server.FlushAllDatabasesAsync();
+                Report(results, new Measurement("bulk", "OrleansTasks", 1, settings.BulkJobs, await BulkWorkload.RunAsync(endpoint, settings.BulkJobs)));
             }
 
             if (settings.Workloads.Contains("soak"))

@@ -112,6 +112,8 @@ public sealed class OrleansTasksSystem : ISystemUnderTest
         app.UseApiSecurity(); // ab:needs UseApiSecurity
         app.MapJobsApi();
         app.MapJobEventsApi(); // ab:needs MapJobEventsApi
+        app.MapJobQueriesApi(); // ab:needs MapJobQueriesApi
+        app.MapBulkApi(); // ab:needs MapBulkApi
         await app.StartAsync();
 
         // The bench's own connection, named so that Redis accounting leaves its polling out.
