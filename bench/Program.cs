@@ -43,7 +43,8 @@ public sealed record BenchSettings
           --memory-jobs N    jobs for the memory workload (100000)
           --workloads a,b    subset of enqueue,http,drain,latency,retry,memory, or soak / sse-idle / bulk / schedule (not run unless named)
           --sse-streams N    idle live-event streams of sse-idle (1000); --sse-seconds S measured (60)
-          bulk (OrleansTasks only, not run unless named): one POST /jobs/bulk cancel over --bulk-jobs N scheduled jobs (100000)
+          bulk (OrleansTasks only, not run unless named): one POST /jobs/bulk cancel over --bulk-jobs N scheduled jobs
+                             (100000; --quick: 500)
           --systems a,b      subset of OrleansTasks,Hangfire (profiling one side; ratios need both)
           soak (OrleansTasks only; --quick: 1000 jobs, retention 6 s, sweep and samples every 1 s):
           --soak-jobs N      jobs (200000)
@@ -68,7 +69,7 @@ public sealed record BenchSettings
                 {
                     N = 300, Rounds = 1, LatencySeconds = 1, RetryJobs = 50, MemoryJobs = 1_000, WarmUp = 50,
                     SoakJobs = 1_000, SoakRetentionSeconds = 6, SoakSweepSeconds = 1, SoakSampleSeconds = 1,
-                    ScheduleCount = 3, ScheduleSeconds = 4,
+                    ScheduleCount = 3, ScheduleSeconds = 4, BulkJobs = 500,
                 },
                 "--rounds" => s with { Rounds = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--n" => s with { N = int.Parse(Next(), CultureInfo.InvariantCulture) },

@@ -54,6 +54,19 @@ public sealed class BenchQuickTests
     }
 
     [Fact]
+    public async Task QuickBulkWorkloadCancelsEveryMatchingJobThroughOneAcceptedOperation()
+    {
+        var (exitCode, stdout, stderr) = await RepoTool.RunAsync("bench", "OrleansTasks.Bench", TimeSpan.FromMinutes(3), "--quick", "--workloads", "bulk");
+        Assert.True(exitCode == 0, $"bench failed:\n{stdout}\n{stderr}");
+        var run = Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject()));
+        Assert.Equal("bulk", run["workload"]!.GetValue<string>());
+        Assert.Equal(500, run["matched"]!.GetValue<double>());
+        Assert.Equal(500, run["done"]!.GetValue<double>());
+        Assert.Equal(0, run["failed"]!.GetValue<double>());
+        Assert.Equal(1, run["passed"]!.GetValue<double>());
+    }
+
+    [Fact]
     public async Task QuickScheduleWorkloadMeasuresOccurrencesAndNoneStartsBeforeItsInstant()
     {
         var (exitCode, stdout, stderr) = await RepoTool.RunAsync("bench", "OrleansTasks.Bench", TimeSpan.FromMinutes(3), "--quick", "--workloads", "schedule");
