@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Infrastructure;
 
 namespace OrleansTasks.Jobs;
 
@@ -35,13 +36,12 @@ public sealed partial class JobRecoveryGrain(
     private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
     private static readonly JobFilter Stranded = new() { Statuses = [JobStatus.Queued, JobStatus.Running] };
 
-    private IGrainTimer? _timer;
+    private PeriodicSweep? _sweeper;
     private bool _reminded;
-    private Task<long>? _sweep;
 
     public async Task StartAsync()
     {
-        EnsureTimer();
+        Sweeper.EnsureTimer(this, options.Value.RecoveryInterval);
         if (!_reminded)
         {
             await this.RegisterOrUpdateReminder("recover", ReminderPeriod, ReminderPeriod);
@@ -51,38 +51,14 @@ public sealed partial class JobRecoveryGrain(
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        EnsureTimer();
+        Sweeper.EnsureTimer(this, options.Value.RecoveryInterval);
         return Task.CompletedTask;
     }
 
-    public Task<long> SweepNowAsync() => SweepOnceAsync();
+    public Task<long> SweepNowAsync() => Sweeper.RunOnceAsync();
 
-    private void EnsureTimer()
-    {
-        var every = options.Value.RecoveryInterval;
-        _timer ??= this.RegisterGrainTimer(async () =>
-        {
-            try
-            {
-                await SweepOnceAsync();
-            }
-            catch (Exception ex)
-            {
-                // The next tick tries again; a Redis outage must not stop recovery for good.
-                LogSweepFailed(ex);
-            }
-        }, new GrainTimerCreationOptions(every, every) { KeepAlive = true, Interleave = false });
-    }
-
-    private Task<long> SweepOnceAsync()
-    {
-        if (_sweep is not { IsCompleted: false })
-        {
-            _sweep = RunSweepAsync();
-        }
-
-        return _sweep;
-    }
+    // A sweep failing (Redis down) is logged; the next tick tries again.
+    private PeriodicSweep Sweeper => _sweeper ??= new(RunSweepAsync, LogSweepFailed);
 
     private async Task<long> RunSweepAsync()
     {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Infrastructure;
 
 namespace OrleansTasks.Jobs;
 
@@ -34,49 +35,24 @@ public sealed partial class RetentionSweeperGrain(
     // A tick gives up the grain after this many batches; the next tick carries on.
     private const int MaxBatchesPerSweep = 50;
     private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
-    private IGrainTimer? _timer;
-    private Task<long>? _sweep;
+    private PeriodicSweep? _sweeper;
 
     public async Task StartAsync()
     {
         await this.RegisterOrUpdateReminder("sweep", ReminderPeriod, ReminderPeriod);
-        EnsureTimer();
+        Sweeper.EnsureTimer(this, options.Value.Retention.SweepInterval);
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        EnsureTimer();
+        Sweeper.EnsureTimer(this, options.Value.Retention.SweepInterval);
         return Task.CompletedTask;
     }
 
-    public Task<long> SweepNowAsync() => SweepOnceAsync();
+    public Task<long> SweepNowAsync() => Sweeper.RunOnceAsync();
 
-    private void EnsureTimer()
-    {
-        var every = options.Value.Retention.SweepInterval;
-        _timer ??= this.RegisterGrainTimer(async () =>
-        {
-            try
-            {
-                await SweepOnceAsync();
-            }
-            catch (Exception ex)
-            {
-                // The next tick tries again; a Redis outage must not stop the sweeper for good.
-                LogSweepFailed(ex);
-            }
-        }, new GrainTimerCreationOptions(every, every) { KeepAlive = true, Interleave = false });
-    }
-
-    private Task<long> SweepOnceAsync()
-    {
-        if (_sweep is not { IsCompleted: false })
-        {
-            _sweep = RunSweepAsync();
-        }
-
-        return _sweep;
-    }
+    // A sweep failing (Redis down) is logged; the next tick tries again.
+    private PeriodicSweep Sweeper => _sweeper ??= new(RunSweepAsync, LogSweepFailed);
 
     private async Task<long> RunSweepAsync()
     {
