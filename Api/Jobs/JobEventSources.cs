@@ -122,7 +122,7 @@ public sealed partial class RedisJobEventSource(IConfiguration configuration, Jo
             // Each subscription is its own queue: a new watch of the same job that began meanwhile keeps the channel.
             await (await watch.Subscribed).UnsubscribeAsync();
         }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException or InvalidOperationException)
         {
             // Never subscribed, or the connection is gone, and the subscription with it.
             LogUnsubscribeFailed(watch.Id, ex);
