@@ -131,6 +131,64 @@ public sealed class MultiSiloTests(RedisFixture redis)
     }
 
     [Fact]
+    public async Task WhenTheSiloHostingTheRecoverySweeperCrashesTheSweeperComesBackAndItsRunningJobsFinishOnTheSurvivor()
+    {
+        var identity = ClusterIdentity.New();
+        var silos = await StartSilosAsync(redis.Server, identity, 2);
+        var gate = $"sweeper-host-{Guid.NewGuid():N}";
+        try
+        {
+            await using var client = await RedisClient.StartAsync(redis.Server, identity);
+            var management = client.Grains.GetGrain<IManagementGrain>(0);
+            async Task<RedisSilo?> SweeperHostAsync() =>
+                (await management.GetDetailedGrainStatistics()).Where(g => g.GrainId.Type.ToString() == "recovery")
+                    .Select(g => silos.SingleOrDefault(silo => g.SiloAddress.Endpoint.Port == silo.SiloPort)).FirstOrDefault(h => h is not null);
+
+            await client.Grains.GetGrain<IJobRecoveryGrain>(0).SweepNowAsync();
+            var victim = await SweeperHostAsync() ?? throw new InvalidOperationException("The recovery sweeper is active on no silo.");
+
+            var held = new List<string>();
+            for (var i = 0; i < 12; i++)
+            {
+                held.Add((await client.Jobs.EnqueueAsync(new Gate(gate), new JobOptions { MaxRetries = 3 })).Snapshot!.Id);
+            }
+
+            await Poll.UntilAsync(() => Task.FromResult(RedisSilo.PoolsSettled(silos, held.Count)), settled => settled, what: "the pools to settle");
+            var running = await Task.WhenAll(held.Select(client.Jobs.GetAsync));
+            var runningOnVictim = running.Where(j => j!.Status == JobStatus.Running && victim.Ran(j.History[^1])).Select(j => j!.Id).ToHashSet();
+            Assert.NotEmpty(runningOnVictim);
+
+            // Those jobs have no reminder: only the sweeper, itself on the dead silo, can bring them back. Watched in
+            // Redis only until they are done, since a query would activate (and so resume) a job by itself.
+            await victim.CrashAsync();
+            silos.Remove(victim);
+            TestJobLog.Open(gate);
+            var keys = new JobKeys(identity.ServiceId);
+            await Poll.UntilAsync(() => Task.WhenAll(held.Select(id => redis.Server.Database.HashGetAsync(keys.Job(id), "s"))),
+                statuses => statuses.All(st => st == "succeeded"), TimeSpan.FromSeconds(90), "every held job to be stored succeeded");
+
+            foreach (var id in held)
+            {
+                var done = (await client.Jobs.GetAsync(id))!;
+                Assert.Equal(JobStatus.Succeeded, done.Status);
+                Assert.False(victim.Ran(done.History[^1]), $"{id} finished on the dead silo");
+                if (runningOnVictim.Contains(id))
+                {
+                    Assert.Equal([AttemptOutcome.Interrupted, AttemptOutcome.Succeeded], done.History.Select(a => a.Outcome));
+                    Assert.Equal(2, done.Attempts);
+                }
+            }
+
+            Assert.Same(silos.Single(), await Poll.UntilAsync(SweeperHostAsync, host => host is not null, what: "the sweeper on the survivor"));
+        }
+        finally
+        {
+            TestJobLog.Open(gate);
+            await StopAllAsync(silos);
+        }
+    }
+
+    [Fact]
     public async Task GracefulStopHandsRunningJobsOnAtOnceWithoutCountingTheAttempt()
     {
         var identity = ClusterIdentity.New();
