@@ -63,10 +63,8 @@ public sealed partial class JobRecoveryGrain(
     private async Task<long> RunSweepAsync()
     {
         long called = 0, failed = 0;
-        JobCursor? cursor = null;
-        do
+        await foreach (var page in IndexStream.PagesAsync(store, Stranded, PageSize))
         {
-            var page = await store.ListAsync(Stranded, PageSize, cursor);
             using var gate = new SemaphoreSlim(Parallelism);
             await Task.WhenAll(page.Items.Select(async item =>
             {
@@ -77,8 +75,8 @@ public sealed partial class JobRecoveryGrain(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // A job on a silo not yet declared dead, or storage unreachable: the next sweep calls it again.
-                    Interlocked.Increment(ref failed);
+                        // A job on a silo not yet declared dead, or storage unreachable: the next sweep calls it again.
+                    failed++;
                     LogCallFailed(ex, item.Id);
                 }
                 finally
@@ -87,9 +85,7 @@ public sealed partial class JobRecoveryGrain(
                 }
             }));
             called += page.Items.Count;
-            cursor = page.NextCursor is { } next && JobCursor.TryDecode(next, out var c) ? c : null;
         }
-        while (cursor is not null);
 
         LogSwept(called, failed);
         return called;

@@ -63,15 +63,26 @@ internal sealed record IndexStream(bool Done, JobCursor? Frontier, IReadOnlyList
     public static async Task<long> CountByWalkingAsync(IJobStore store, JobFilter filter)
     {
         long count = 0;
+        await foreach (var page in PagesAsync(store, filter, 500))
+        {
+            count += page.Items.Count;
+        }
+
+        return count;
+    }
+
+    /// <summary>Every page of the listing for <paramref name="filter"/>, walked with its stable cursor.</summary>
+    public static async IAsyncEnumerable<JobPage> PagesAsync(IJobStore store, JobFilter filter, int pageSize)
+    {
+        ArgumentNullException.ThrowIfNull(store);
         JobCursor? cursor = null;
         do
         {
-            var page = await store.ListAsync(filter, 500, cursor);
-            count += page.Items.Count;
+            var page = await store.ListAsync(filter, pageSize, cursor);
+            yield return page;
             cursor = page.NextCursor is { } next && JobCursor.TryDecode(next, out var c) ? c : null;
         }
         while (cursor is not null);
-        return count;
     }
 
     private static long ParseMs(string score) => (long)double.Parse(score, CultureInfo.InvariantCulture);

@@ -120,14 +120,10 @@ public sealed class JobIndexMaintenance(IConnectionMultiplexer redis, JobKeys ke
         // What the store answers, read before any fix so that the report says what was wrong.
         var counts = await store.CountsAsync(null);
         var listed = new HashSet<string>(StringComparer.Ordinal);
-        JobCursor? cursor = null;
-        do
+        await foreach (var page in IndexStream.PagesAsync(store, new JobFilter(), 500).WithCancellation(cancellationToken))
         {
-            var page = await store.ListAsync(new JobFilter(), 500, cursor);
             listed.UnionWith(page.Items.Select(i => i.Id));
-            cursor = page.NextCursor is { } next && JobCursor.TryDecode(next, out var c) ? c : null;
         }
-        while (cursor is not null);
 
         long jobs = 0, misindexed = 0, stale = 0;
         var byStatus = new Dictionary<JobStatus, long>();
