@@ -23,8 +23,8 @@ public sealed partial class JobGrain
     [LoggerMessage(6, LogLevel.Warning, "Job {JobId} ({JobType}) attempt {Attempt} was interrupted: its silo stopped before it reported back")]
     private partial void LogInterrupted(string jobId, string jobType, int attempt);
 
-    [LoggerMessage(7, LogLevel.Information, "Job {JobId} ({JobType}) handed off: its silo is shutting down")]
-    private partial void LogHandedOff(string jobId, string jobType);
+    [LoggerMessage(7, LogLevel.Information, "Job {JobId} ({JobType}) handed off: {Why}")]
+    private partial void LogHandedOff(string jobId, string jobType, string why);
 
     [LoggerMessage(8, LogLevel.Error, "Job {JobId}: background processing failed; the activation is dropped and the wake-up reminder resumes it")]
     private partial void LogPumpFailed(Exception exception, string jobId);
@@ -49,4 +49,7 @@ public sealed partial class JobGrain
 
     [LoggerMessage(15, LogLevel.Information, "Job {JobId} ({JobType}) expired: its retention ended at {ExpiresAt}")]
     private partial void LogExpired(string jobId, string jobType, DateTimeOffset expiresAt);
+
+    [LoggerMessage(16, LogLevel.Warning, "Job {JobId} ({Status}): its activation is deactivated ({Reason}: {Description}) on a silo that is not stopping; a running attempt is let finish and recorded, waits end and resume elsewhere")]
+    private partial void LogDeactivatedWhileActive(string jobId, JobStatus status, DeactivationReasonCode reason, string description);
 }

@@ -45,7 +45,12 @@ public sealed partial class JobGrain(
     private static readonly TimeSpan KeepWarmLimit = TimeSpan.FromMinutes(1);
 
     private Task? _pump;
+
+    // _stopWaiting ends the pump's waits (for a slot, for the job's time); _handOff also cuts a running attempt
+    // short. A graceful stop fires both; any other deactivation only the first, so a running attempt ends truthfully.
+    private CancellationTokenSource? _stopWaiting;
     private CancellationTokenSource? _handOff;
+    private string? _handOffReason;
     private IGrainReminder? _wakeUp;
 
     // True while this activation knows the job has no wake-up (it created the job without one, or removed it): most
@@ -92,13 +97,31 @@ public sealed partial class JobGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_pump is { } pump && _handOff is { } handOff)
+        if (_pump is not { } pump || _stopWaiting is not { } stopWaiting || _handOff is not { } handOff)
         {
-            // Graceful stop: cancel the running handler or the wait for a slot, and let the pump record the
-            // hand-off, so the job is rescheduled elsewhere now instead of after failure detection.
-            await handOff.CancelAsync();
-            await pump.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
+            return;
         }
+
+        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        {
+            // Not a stopping silo (a peer's crash took this activation's directory entry, say): the silo lives on, so
+            // a running attempt is let finish and recorded as it ends; only waits are cut short. Only if it outlasts
+            // the deactivation's time is it handed on, saying why.
+            LogDeactivatedWhileActive(Id, State?.Status ?? JobStatus.Queued, reason.ReasonCode, reason.Description);
+            _handOffReason = $"The job's activation was deactivated ({reason.ReasonCode}: {reason.Description}) before the attempt ended; it runs again.";
+            await stopWaiting.CancelAsync();
+            await pump.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
+            if (pump.IsCompleted)
+            {
+                return;
+            }
+        }
+
+        // Graceful stop (or out of time): cancel the running handler or the wait for a slot, and let the pump record
+        // the hand-off, so the job is rescheduled elsewhere now instead of after failure detection.
+        await stopWaiting.CancelAsync();
+        await handOff.CancelAsync();
+        await pump.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public async Task<EnqueueResult> EnqueueAsync(EnqueueRequest request)
@@ -214,7 +237,7 @@ public sealed partial class JobGrain(
         {
             // It was waiting: stop the pump's wait (for its time or a slot); nothing runs.
             LogCancelled(Id, state.Type);
-            await (_handOff?.CancelAsync() ?? Task.CompletedTask);
+            await (_stopWaiting?.CancelAsync() ?? Task.CompletedTask);
             return new JobCommandResult { Outcome = JobCommandOutcome.Done, Snapshot = Snapshot(state) };
         }
 
@@ -492,12 +515,13 @@ public sealed partial class JobGrain(
         };
         if (due)
         {
+            _stopWaiting = new CancellationTokenSource();
             _handOff = new CancellationTokenSource();
-            _pump = PumpAsync(_handOff.Token);
+            _pump = PumpAsync(_stopWaiting.Token, _handOff.Token);
         }
     }
 
-    private async Task PumpAsync(CancellationToken handOff)
+    private async Task PumpAsync(CancellationToken stopWaiting, CancellationToken handOff)
     {
         // Leave the caller's turn first: the pump is background work on this grain's scheduler, not part of a call.
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.ForceYielding);
@@ -509,11 +533,11 @@ public sealed partial class JobGrain(
             new GrainTimerCreationOptions(keepAlivePeriod, keepAlivePeriod) { KeepAlive = true, Interleave = true });
         try
         {
-            while (await StepAsync(handOff))
+            while (await StepAsync(stopWaiting, handOff))
             {
             }
         }
-        catch (OperationCanceledException) when (handOff.IsCancellationRequested && State is not { Status: JobStatus.Running })
+        catch (OperationCanceledException) when (stopWaiting.IsCancellationRequested && State is not { Status: JobStatus.Running })
         {
             // Shutting down while waiting for a slot or for the job's time: hand the job on. (A job cancelled while
             // it waited stops its pump the same way; it has nothing to hand on.)
@@ -535,11 +559,13 @@ public sealed partial class JobGrain(
             _pump = null;
             _handOff?.Dispose();
             _handOff = null;
+            _stopWaiting?.Dispose();
+            _stopWaiting = null;
         }
     }
 
     /// <summary>Moves the job one step; false when there is nothing more to do in this activation.</summary>
-    private async Task<bool> StepAsync(CancellationToken handOff)
+    private async Task<bool> StepAsync(CancellationToken stopWaiting, CancellationToken handOff)
     {
         if (State is not { } state)
         {
@@ -552,7 +578,7 @@ public sealed partial class JobGrain(
                 // Runs even when the hand-off has already fired, so the begun attempt is recorded as handed off
                 // rather than left "running" for a recovery tick to count as interrupted.
                 await ExecuteAttemptAsync(state, handOff);
-                return !handOff.IsCancellationRequested;
+                return !stopWaiting.IsCancellationRequested;
 
             case JobStatus.Running:
                 // Stored as running, yet this activation never began it: the silo that ran it died mid-attempt.
@@ -573,7 +599,7 @@ public sealed partial class JobGrain(
                 // Timers may fire a little early; never start before the promised time.
                 for (var wait = due - time.GetUtcNow(); wait > TimeSpan.Zero; wait = due - time.GetUtcNow())
                 {
-                    await Task.Delay(Min(wait + TimeSpan.FromMilliseconds(1), KeepWarmLimit), time, handOff);
+                    await Task.Delay(Min(wait + TimeSpan.FromMilliseconds(1), KeepWarmLimit), time, stopWaiting);
                 }
 
                 // A client's command (a cancel) may have moved the job meanwhile: decide again on the state now.
@@ -588,10 +614,10 @@ public sealed partial class JobGrain(
                 if (_abandoned is { IsCompleted: false } abandoned)
                 {
                     // Never run an attempt beside the previous one's handler that still runs.
-                    await abandoned.WaitAsync(handOff);
+                    await abandoned.WaitAsync(stopWaiting);
                 }
 
-                var slot = await runner.AcquireSlotAsync(handOff);
+                var slot = await runner.AcquireSlotAsync(stopWaiting);
                 try
                 {
                     if (!ReferenceEquals(State, state) || !await TryApplyAsync(new JobEvent.SlotAcquired(time.GetUtcNow(), RuntimeIdentity)))
@@ -667,6 +693,11 @@ public sealed partial class JobGrain(
             pending = progress.Close();
         }
 
+        if (result.Outcome == AttemptOutcome.HandedOff && _handOffReason is { } why)
+        {
+            result = result with { Error = new JobError("HandedOff", why) };
+        }
+
         _abandoned = result.Abandoned;
         trace.Ended(result);
 
@@ -682,7 +713,7 @@ public sealed partial class JobGrain(
                 LogSucceeded(Id, after.Type, after.Attempts, (attempt.FinishedAt!.Value - attempt.StartedAt).TotalMilliseconds);
                 break;
             case AttemptOutcome.HandedOff:
-                LogHandedOff(Id, after.Type);
+                LogHandedOff(Id, after.Type, attempt.Error?.Message ?? "");
                 break;
             case var _ when after.Status == JobStatus.Failed:
                 LogFailed(Id, after.Type, after.Attempts, result.Error!.Type, result.Error.Message, result.Permanent);

@@ -114,6 +114,9 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
         }
         catch (OperationCanceledException) when (handOff.IsCancellationRequested)
         {
+            // A handler that honours its token needs a moment to return; only one still running after it is stuck.
+            await ((Task)work).WaitAsync(HandOffGrace, time)
+                .ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
             result = HandedOff;
         }
         catch (OperationCanceledException) when (deadline.Token.IsCancellationRequested)
@@ -148,6 +151,8 @@ public sealed partial class JobRunner(IOptions<JobsOptions> options, IServicePro
     }
 
     public void Dispose() => _slots.Dispose();
+
+    private static readonly TimeSpan HandOffGrace = TimeSpan.FromSeconds(1);
 
     private static AttemptResult HandedOff { get; } =
         new(AttemptOutcome.HandedOff, null, new JobError("HandedOff", "The silo shut down and handed the job on."), false);

@@ -279,4 +279,57 @@ public sealed class MultiSiloTests(RedisFixture redis)
             await StopAllAsync(silos);
         }
     }
+
+    [Fact]
+    public async Task APeersCrashLeavesTheSurvivorsOwnRunningJobsRunningAndRecordsThemTruthfully()
+    {
+        // A peer's death makes Orleans deactivate the survivor's activations whose directory entries the dead silo
+        // held. Those jobs run here, on a live silo: they must finish here, once, not be recorded as handed off by a
+        // silo that is not shutting down.
+        var identity = ClusterIdentity.New();
+        var logs = new LogCapture();
+        var survivor = await RedisSilo.StartAsync(redis.Server, identity, logs: logs);
+        var victim = await RedisSilo.StartAsync(redis.Server, identity);
+        var silos = new List<RedisSilo> { survivor, victim };
+        var gate = $"peer-crash-{Guid.NewGuid():N}";
+        try
+        {
+            await using var client = await RedisClient.StartAsync(redis.Server, identity);
+            var ids = new List<string>();
+            for (var i = 0; i < 8; i++)
+            {
+                ids.Add((await client.Jobs.EnqueueAsync(new Gate(gate), new JobOptions { MaxRetries = 3 })).Snapshot!.Id);
+            }
+
+            await Poll.UntilAsync(() => Task.FromResult(RedisSilo.PoolsSettled(silos, ids.Count)), settled => settled, what: "the pools to settle");
+            var running = await Task.WhenAll(ids.Select(client.Jobs.GetAsync));
+            var onSurvivor = running.Where(j => j!.Status == JobStatus.Running && survivor.Ran(j.History[^1])).Select(j => j!.Id).ToList();
+            Assert.NotEmpty(onSurvivor);
+
+            await victim.CrashAsync();
+            silos.Remove(victim);
+
+            // The survivor has declared the peer dead and dropped the directory entries it held.
+            var management = client.Grains.GetGrain<IManagementGrain>(0);
+            await Poll.UntilAsync(async () => (await management.GetHosts(onlyActive: true)).Count, n => n == 1, TimeSpan.FromSeconds(60), "the peer to be declared dead");
+            await Poll.UntilAsync(() => Task.FromResult(logs.Entries.Count(e => e.EventId.Name == "LogDeactivatedWhileActive")), n => n > 0,
+                TimeSpan.FromSeconds(60), "the survivor to deactivate a running job whose directory entry the dead silo held");
+
+            TestJobLog.Open(gate);
+            foreach (var id in onSurvivor)
+            {
+                var done = await client.WaitForAsync(id, s => s.Status.IsTerminal(), TimeSpan.FromSeconds(90));
+                Assert.Equal(JobStatus.Succeeded, done.Status);
+                Assert.Equal([AttemptOutcome.Succeeded], done.History.Select(a => a.Outcome));
+                Assert.True(survivor.Ran(done.History[0]));
+            }
+
+            Assert.DoesNotContain(logs.Entries, e => e.Message.Contains("shut", StringComparison.OrdinalIgnoreCase) && e.Category.StartsWith("OrleansTasks", StringComparison.Ordinal));
+        }
+        finally
+        {
+            TestJobLog.Open(gate);
+            await StopAllAsync(silos);
+        }
+    }
 }
