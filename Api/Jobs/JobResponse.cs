@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Api.Jobs;
@@ -37,6 +38,9 @@ public sealed record JobResponse(
     /// <summary>Goes up with every stored change of the job; the id of its live events (<c>GET /jobs/{id}/events</c>).</summary>
     public long Version { get; init; }
 
+    /// <summary>Why the job is not running now (null when it runs without a pending cancel, or has finished): see the README's reasons.</summary>
+    public WaitingForResponse? WaitingFor { get; init; }
+
     public static JobResponse From(JobSnapshot s)
     {
         ArgumentNullException.ThrowIfNull(s);
@@ -52,6 +56,7 @@ public sealed record JobResponse(
             CallbackUrl = s.CallbackUrl,
             Progress = ProgressResponse.From(s.Progress),
             Version = s.Version,
+            WaitingFor = WaitingForResponse.From(s.WaitingFor),
         };
     }
 
@@ -81,6 +86,29 @@ public sealed record ProgressResponse(double Percent, JsonElement? Detail, DateT
 
         return new(p.Percent, detail, p.UpdatedAt.UtcDateTime);
     }
+}
+
+/// <summary>
+/// Why a job waits: <c>reason</c> a camelCase word from an open set, <c>detail</c> one sentence, <c>until</c> when the
+/// wait ends if known; a <c>workerSlot</c> wait also names the silo and its slots.
+/// </summary>
+public sealed record WaitingForResponse(string Reason, string Detail, DateTime? Until)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Silo { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? SlotsUsed { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? SlotsTotal { get; init; }
+
+    public static WaitingForResponse? From(JobWaitingFor? w) => w is null ? null : new(w.Reason, w.Detail, w.Until?.UtcDateTime)
+    {
+        Silo = w.Silo,
+        SlotsUsed = w.SlotsUsed,
+        SlotsTotal = w.SlotsTotal,
+    };
 }
 
 /// <summary>What went wrong: exception type and message, never a stack trace.</summary>

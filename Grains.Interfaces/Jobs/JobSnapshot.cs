@@ -88,4 +88,49 @@ public sealed record JobSnapshot
 
     /// <summary>Goes up by one with every stored transition of the job: the id of its live events.</summary>
     [Id(19)] public long Version { get; init; }
+
+    /// <summary>
+    /// Why the job is not running now, as the job's silo sees it when it is read; null for a running job without a
+    /// pending cancel and for a finished job. Listings and live events do not carry it.
+    /// </summary>
+    [Id(20)] public JobWaitingFor? WaitingFor { get; init; }
+}
+
+/// <summary>
+/// Why a job waits. <see cref="Reason"/> is a camelCase word from an open set (<see cref="JobWaitingReasons"/>; later
+/// releases add more), <see cref="Detail"/> one English sentence, <see cref="Until"/> when the wait ends if known.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("OrleansTasks.JobWaitingFor")]
+public sealed record JobWaitingFor([property: Id(0)] string Reason, [property: Id(1)] string Detail, [property: Id(2)] DateTimeOffset? Until)
+{
+    /// <summary>For <see cref="JobWaitingReasons.WorkerSlot"/>: the silo whose slots the job waits for.</summary>
+    [Id(3)] public string? Silo { get; init; }
+
+    /// <summary>For <see cref="JobWaitingReasons.WorkerSlot"/>: that silo's slots in use.</summary>
+    [Id(4)] public int? SlotsUsed { get; init; }
+
+    /// <summary>For <see cref="JobWaitingReasons.WorkerSlot"/>: that silo's slots in all (<c>Jobs:MaxConcurrency</c>).</summary>
+    [Id(5)] public int? SlotsTotal { get; init; }
+}
+
+/// <summary>The reasons a job waits today (<see cref="JobWaitingFor.Reason"/>); clients must accept others.</summary>
+public static class JobWaitingReasons
+{
+    /// <summary>Scheduled: it waits for its run time.</summary>
+    public const string RunAt = "runAt";
+
+    /// <summary>Retrying: it waits for its next attempt after a failure.</summary>
+    public const string RetryBackoff = "retryBackoff";
+
+    /// <summary>Queued while its silo's worker slots are all used.</summary>
+    public const string WorkerSlot = "workerSlot";
+
+    /// <summary>Queued, and no live silo registers its type (a rolling deploy).</summary>
+    public const string NoSiloForType = "noSiloForType";
+
+    /// <summary>Queued behind a handler of an earlier attempt of this job that ignored its token and still runs.</summary>
+    public const string PreviousHandlerRunning = "previousHandlerRunning";
+
+    /// <summary>Running with a cancel requested: the handler has until the cancel grace ends to return.</summary>
+    public const string CancelPending = "cancelPending";
 }

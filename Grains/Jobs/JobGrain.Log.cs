@@ -5,6 +5,29 @@ namespace OrleansTasks.Jobs;
 // Payloads are never logged: they may hold personal data such as e-mail addresses.
 public sealed partial class JobGrain
 {
+    private void LogAttemptEnded(JobState after, AttemptResult result)
+    {
+        var attempt = after.History[^1];
+        switch (result.Outcome)
+        {
+            case var _ when after.Status == JobStatus.Cancelled:
+                LogCancelled(Id, after.Type);
+                break;
+            case AttemptOutcome.Succeeded:
+                LogSucceeded(Id, after.Type, after.Attempts, (attempt.FinishedAt!.Value - attempt.StartedAt).TotalMilliseconds);
+                break;
+            case AttemptOutcome.HandedOff:
+                LogHandedOff(Id, after.Type, attempt.Error?.Message ?? "");
+                break;
+            case var _ when after.Status == JobStatus.Failed:
+                LogFailed(Id, after.Type, after.Attempts, result.Error!.Type, result.Error.Message, result.Permanent);
+                break;
+            default:
+                LogAttemptFailed(Id, after.Type, after.Attempts, result.Error!.Type, result.Error.Message, after.NextAttemptAt ?? time.GetUtcNow());
+                break;
+        }
+    }
+
     [LoggerMessage(1, LogLevel.Information, "Job {JobId} ({JobType}) enqueued as {Status}, first run at {RunAt:o}")]
     private partial void LogEnqueued(string jobId, string jobType, JobStatus status, DateTimeOffset runAt);
 

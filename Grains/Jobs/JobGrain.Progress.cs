@@ -15,7 +15,7 @@ public sealed partial class JobGrain
             try
             {
                 // A report of an attempt that has meanwhile ended or been cancelled changes nothing (the state machine decides).
-                await TryApplyAsync(new JobEvent.ProgressReported(time.GetUtcNow(), attempt, progress));
+                await ApplyAsync(new JobEvent.ProgressReported(time.GetUtcNow(), attempt, progress));
             }
             catch (Exception ex)
             {
@@ -24,9 +24,6 @@ public sealed partial class JobGrain
             }
         });
     }
-
-    /// <summary>The next stored version: every write bumps it, so live clients can tell what they have seen.</summary>
-    private void BumpVersion() => job.State = job.State with { Version = job.State.Version + 1 };
 
     [LoggerMessage(1210, LogLevel.Warning, "Job {JobId}: progress of attempt {Attempt} could not be stored")]
     private partial void LogProgressNotStored(Exception exception, string jobId, int attempt);

@@ -1,7 +1,5 @@
-using Orleans.Concurrency;
 using Orleans.Placement;
 using Orleans.Runtime.Placement;
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,11 +9,12 @@ using OrleansTasks.Observability;
 namespace OrleansTasks.Jobs;
 
 /// <summary>
-/// One job. Its state lives in grain storage (Redis in production) and, while it is not terminal, a reminder
-/// ("wake-up") in the reminder table is its durable promise to run: whichever silo owns the reminder after a crash
-/// re-activates the grain, which resumes from the stored state. In between, a background "pump" on the grain's own
-/// scheduler drives the attempts; grain calls (queries, duplicate enqueues) interleave with it and never wait for a
-/// handler, because handlers run on the thread pool (<see cref="JobRunner"/>).
+/// One job, as the executor of <see cref="JobStateMachine"/>: it gathers the facts a decision needs, carries out the
+/// decision's effects in order, and restores memory after a failed write. Its state lives in grain storage (Redis in
+/// production); a background "pump" on the grain's own scheduler drives the attempts; grain calls (queries, duplicate
+/// enqueues) interleave with it and never wait for a handler, because handlers run on the thread pool
+/// (<see cref="JobRunner"/>). What brings a job back after a crash (the recovery sweeper, or a wake-up reminder for a
+/// job waiting for its time) is described on <see cref="JobStateMachine"/>.
 /// </summary>
 /// <remarks>
 /// Random placement spreads jobs evenly over the silos, and so over their worker pools: the default
@@ -51,6 +50,7 @@ public sealed partial class JobGrain(
     private CancellationTokenSource? _stopWaiting;
     private CancellationTokenSource? _handOff;
     private string? _handOffReason;
+
     private IGrainReminder? _wakeUp;
 
     // True while this activation knows the job has no wake-up (it created the job without one, or removed it): most
@@ -85,12 +85,10 @@ public sealed partial class JobGrain(
 
     private string Id => this.GetPrimaryKeyString();
 
-    private TimeSpan RecoveryInterval => options.Value.RecoveryInterval;
-
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // A job found mid-flight in storage resumes at once (its old silo is gone or it would not activate here),
-        // rather than at the next reminder tick.
+        // rather than at the next recovery sweep.
         StartPumpIfDue();
         return Task.CompletedTask;
     }
@@ -127,17 +125,16 @@ public sealed partial class JobGrain(
     public async Task<EnqueueResult> EnqueueAsync(EnqueueRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        await RefreshIfStaleAsync();
+        await RefreshAsync();
+        var now = time.GetUtcNow();
         if (State is { } existing)
         {
-            return IsSameJob(existing, request)
+            // The stored job answers a repeat enqueue, same or not; nothing is validated or written.
+            var repeat = new JobEvent.Enqueued(now, request.Type ?? "", request.PayloadJson ?? "", existing.Policy, now, false, RuntimeIdentity);
+            var refusal = (JobRefusal)JobStateMachine.Apply(existing, repeat, Facts(existing) with { SameJob = RepeatEnqueue.IsSameJob(registry, existing, request) });
+            return refusal.Reason == JobRefusalReason.Exists
                 ? new EnqueueResult { Outcome = EnqueueOutcome.Existing, Snapshot = Snapshot(existing) }
-                : new EnqueueResult
-                {
-                    Outcome = EnqueueOutcome.Conflict,
-                    Snapshot = Snapshot(existing),
-                    Detail = $"Job '{Id}' already exists with a different type or payload.",
-                };
+                : new EnqueueResult { Outcome = EnqueueOutcome.Conflict, Snapshot = Snapshot(existing), Detail = refusal.Detail };
         }
 
         if (headroom.Last is { AboveWatermark: true } reading)
@@ -147,7 +144,6 @@ public sealed partial class JobGrain(
             throw new JobStorageFullException(reading.Reason);
         }
 
-        var now = time.GetUtcNow();
         var check = await CheckAsync(request, now);
         if (check.Errors.Count > 0)
         {
@@ -199,7 +195,7 @@ public sealed partial class JobGrain(
 
     public async Task<JobSnapshot?> GetSnapshotAsync()
     {
-        await RefreshIfStaleAsync();
+        await RefreshAsync();
         var visible = _writing.Active ? _writing.Before : State;
         if (visible is not { } state || (state.Status.IsTerminal() && _pump is null))
         {
@@ -207,37 +203,30 @@ public sealed partial class JobGrain(
             DeactivateWhenIdle();
         }
 
-        return visible is { } current ? Snapshot(current) : null;
+        return visible is { } current
+            ? Snapshot(current) with { WaitingFor = JobStateMachine.WaitingFor(current, Facts(current, reading: true), time.GetUtcNow()) }
+            : null;
     }
 
     public async Task<JobCommandResult> CancelAsync()
     {
-        await RefreshIfStaleAsync();
-        while (true)
+        await RefreshAsync();
+        var decision = await ApplyAsync(new JobEvent.CancelRequested(time.GetUtcNow()));
+        if (decision is not JobTransition transition)
         {
-            switch (State)
-            {
-                case null:
-                    return NotFound();
-                case { Status: JobStatus.Cancelled } cancelled:
-                    return new JobCommandResult { Outcome = JobCommandOutcome.Done, Snapshot = Snapshot(cancelled) };
-                case { Status: JobStatus.Succeeded or JobStatus.Failed } finished:
-                    return Conflict(finished, $"Job '{Id}' already {finished.Status.ToWireName()}; only a waiting or running job can be cancelled.");
-            }
-
-            // The pump may finish the attempt first; then decide again on what it left.
-            if (await TryApplyAsync(new JobEvent.CancelRequested(time.GetUtcNow())))
-            {
-                break;
-            }
+            return Refused((JobRefusal)decision);
         }
 
         var state = State!;
         if (state.Status == JobStatus.Cancelled)
         {
-            // It was waiting: stop the pump's wait (for its time or a slot); nothing runs.
-            LogCancelled(Id, state.Type);
-            await (_stopWaiting?.CancelAsync() ?? Task.CompletedTask);
+            if (transition.Effects.Count > 0)
+            {
+                // It was waiting: stop the pump's wait (for its time or a slot); nothing runs.
+                LogCancelled(Id, state.Type);
+                await (_stopWaiting?.CancelAsync() ?? Task.CompletedTask);
+            }
+
             return new JobCommandResult { Outcome = JobCommandOutcome.Done, Snapshot = Snapshot(state) };
         }
 
@@ -248,15 +237,10 @@ public sealed partial class JobGrain(
 
     public async Task<JobCommandResult> RequeueAsync()
     {
-        await RefreshIfStaleAsync();
-        if (RefuseUnlessFinished("requeued") is { } refused)
+        await RefreshAsync();
+        if (await ApplyAsync(new JobEvent.Requeued(time.GetUtcNow())) is JobRefusal refusal)
         {
-            return refused;
-        }
-
-        if (!await TryApplyAsync(new JobEvent.Requeued(time.GetUtcNow())))
-        {
-            return RefuseUnlessFinished("requeued") ?? throw new InvalidOperationException("A finished job refused a requeue.");
+            return Refused(refusal);
         }
 
         var state = State!;
@@ -267,40 +251,56 @@ public sealed partial class JobGrain(
 
     public async Task<JobCommandResult> DeleteAsync()
     {
-        await RefreshIfStaleAsync();
-        if (RefuseUnlessFinished("deleted") is { } refused)
+        await RefreshAsync();
+        var type = State?.Type;
+        if (await ApplyAsync(new JobEvent.Deleted(time.GetUtcNow())) is JobRefusal refusal)
         {
-            return refused;
+            return Refused(refusal);
         }
 
-        var type = State!.Type;
-        if (!await TryApplyAsync(new JobEvent.Deleted(time.GetUtcNow())))
-        {
-            return RefuseUnlessFinished("deleted") ?? throw new InvalidOperationException("A finished job refused a delete.");
-        }
-
-        LogDeleted(Id, type);
+        LogDeleted(Id, type!);
         return new JobCommandResult { Outcome = JobCommandOutcome.Done };
     }
 
-    private JobCommandResult? RefuseUnlessFinished(string what) => State switch
+    public Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        null => NotFound(),
-        { Status: var status } state when !status.IsTerminal() =>
-            Conflict(state, $"Job '{Id}' is {status.ToWireName()}; only a finished job can be {what} (cancel it first)."),
-        { } state when _abandoned is { IsCompleted: false } =>
-            Conflict(state, $"Job '{Id}' was cancelled or timed out but its handler still runs (it ignored its token); it can be {what} once the handler ends."),
-        _ => null,
-    };
-
-    private JobCommandResult NotFound()
-    {
-        DeactivateOnIdle();
-        return new JobCommandResult { Outcome = JobCommandOutcome.NotFound, Detail = $"No job has the id '{Id}'." };
+        _noWakeUp = false;
+        return WakeAsync();
     }
 
-    private JobCommandResult Conflict(JobState state, string detail) =>
-        new() { Outcome = JobCommandOutcome.Conflict, Snapshot = Snapshot(state), Detail = detail };
+    public Task RecoverAsync() => WakeAsync();
+
+    /// <summary>The answer to a command the machine refused.</summary>
+    private JobCommandResult Refused(JobRefusal refusal)
+    {
+        if (refusal.Reason == JobRefusalReason.NotFound)
+        {
+            DeactivateOnIdle();
+            return new JobCommandResult { Outcome = JobCommandOutcome.NotFound, Detail = refusal.Detail };
+        }
+
+        return new JobCommandResult { Outcome = JobCommandOutcome.Conflict, Snapshot = Snapshot(State!), Detail = refusal.Detail };
+    }
+
+    /// <summary>The facts of this activation for a decision on <paramref name="state"/>.</summary>
+    /// <param name="state">The state decided on.</param>
+    /// <param name="reading">For a read (why the job waits): also ask the cluster whether another silo has its type.</param>
+    private JobFacts Facts(JobState? state, bool reading = false) => new()
+    {
+        JobId = Id,
+        RecoveryInterval = options.Value.RecoveryInterval,
+        CancelGrace = options.Value.CancelGrace,
+        KeepWarmLimit = KeepWarmLimit,
+        SlotHeld = _slot is not null,
+        PreviousHandlerRunning = _abandoned is { IsCompleted: false },
+        Pumping = _pump is not null,
+        RunnableHere = state is null || registry.TryGet(state.Type, out _),
+        RunnableElsewhere = reading && state is not null && directory.PickSiloFor(state.Type) is not null,
+        RetentionEndsAt = state is { Status: var status } && status.IsTerminal() ? retention.ExpiresAt(state) : null,
+        Silo = RuntimeIdentity,
+        SlotsUsed = reading ? runner.Running : 0,
+        SlotsTotal = options.Value.MaxConcurrency,
+    };
 
     /// <summary>
     /// Lets the activation go once idle, except while a handler of this job that ignored its token still runs: the
@@ -330,14 +330,6 @@ public sealed partial class JobGrain(
         }, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { KeepAlive = true, Interleave = true });
     }
 
-    public Task ReceiveReminder(string reminderName, TickStatus status)
-    {
-        _noWakeUp = false;
-        return WakeAsync();
-    }
-
-    public Task RecoverAsync() => WakeAsync();
-
     /// <summary>A wake-up tick or a recovery sweep's call: resumes a job that is due or stranded, unless this activation is already moving it.</summary>
     private async Task WakeAsync()
     {
@@ -358,7 +350,8 @@ public sealed partial class JobGrain(
         StartPumpIfDue();
     }
 
-    private async Task RefreshIfStaleAsync()
+    /// <summary>Reads storage again after a failed write, and lets a finished job whose retention has ended go.</summary>
+    private async Task RefreshAsync()
     {
         if (_stale)
         {
@@ -368,23 +361,27 @@ public sealed partial class JobGrain(
             _stale = false;
         }
 
-        // Past its retention a finished job is gone, whether or not the sweeper has reached it in storage yet; a
-        // handler of it that ignored its token keeps it until it ends.
-        if (State is { } state && state.Status.IsTerminal() && _pump is null && _abandoned is not { IsCompleted: false }
-            && retention.ExpiresAt(state) is { } expiresAt && expiresAt <= time.GetUtcNow())
+        var looked = new JobEvent.Looked(time.GetUtcNow());
+        if (State is { } state && JobStateMachine.Apply(state, looked, Facts(state)) is JobTransition { Next: null })
         {
-            await ApplyAsync(new JobEvent.Expired(time.GetUtcNow()));
-            LogExpired(Id, state.Type, expiresAt);
+            await ApplyAsync(looked);
+            LogExpired(Id, state.Type, retention.ExpiresAt(state) ?? looked.Now);
         }
     }
 
-    /// <summary>Moves the job by <paramref name="e"/> and carries out the effects in order.</summary>
-    private async Task ApplyAsync(JobEvent e)
+    /// <summary>Decides <paramref name="e"/> on the current state and, for a transition, carries out its effects in order.</summary>
+    private async Task<JobDecision> ApplyAsync(JobEvent e)
     {
         await _transitions.WaitAsync();
         try
         {
-            await ApplyUnderLockAsync(e);
+            var decision = JobStateMachine.Apply(State, e, Facts(State));
+            if (decision is JobTransition transition)
+            {
+                await ExecuteAsync(transition);
+            }
+
+            return decision;
         }
         finally
         {
@@ -392,9 +389,8 @@ public sealed partial class JobGrain(
         }
     }
 
-    private async Task ApplyUnderLockAsync(JobEvent e)
+    private async Task ExecuteAsync(JobTransition transition)
     {
-        var transition = JobStateMachine.Apply(State, e, RecoveryInterval);
         var before = job.State;
         if (State is null && transition.Next is not null)
         {
@@ -411,7 +407,6 @@ public sealed partial class JobGrain(
 
         try
         {
-            var deliveryMissing = false;
             foreach (var effect in transition.Effects)
             {
                 switch (effect)
@@ -419,15 +414,19 @@ public sealed partial class JobGrain(
                     case JobEffect.SetWakeUp set:
                         await SetWakeUpAsync(set.DueIn);
                         break;
+                    case JobEffect.DeliverCallback deliver:
+                        if (await webhooks.TryEnqueueAsync(GrainFactory, Id, job.State))
+                        {
+                            await ClearWakeUpAsync();
+                        }
+                        else
+                        {
+                            await KeepWakeUpForDeliveryAsync(deliver.KeepWakeUpIn);
+                        }
+
+                        break;
                     case var _ when effect == JobEffect.WriteState:
-                        BumpVersion();
                         await job.WriteStateAsync();
-                        break;
-                    case var _ when effect == JobEffect.EnqueueCallback:
-                        deliveryMissing = !await webhooks.TryEnqueueAsync(GrainFactory, Id, job.State);
-                        break;
-                    case var _ when effect == JobEffect.ClearWakeUp && deliveryMissing:
-                        await KeepWakeUpForDeliveryAsync();
                         break;
                     case var _ when effect == JobEffect.ClearWakeUp:
                         await ClearWakeUpAsync();
@@ -473,47 +472,9 @@ public sealed partial class JobGrain(
         return check;
     }
 
-    private bool IsSameJob(JobState state, EnqueueRequest request)
-    {
-        if (!string.Equals(request.Type, state.Type, StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        // Compare canonical forms, so {"Email": ...} and { "email" : ... } are the same payload. A silo that does not
-        // know the type (a rolling deploy) compares the JSON as sent.
-        var canonical = registry.TryGet(state.Type, out var definition)
-            ? PayloadValidator.Validate(definition.PayloadType, request.PayloadJson ?? string.Empty).CanonicalJson
-            : request.PayloadJson;
-        return canonical is not null && JsonNode.DeepEquals(ParseOrNull(canonical), ParseOrNull(state.PayloadJson));
-    }
-
-    private static JsonNode? ParseOrNull(string json)
-    {
-        try
-        {
-            return JsonNode.Parse(json);
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
-    }
-
     private void StartPumpIfDue()
     {
-        if (_pump is not null || State is not { } state)
-        {
-            return;
-        }
-
-        var due = state.Status switch
-        {
-            JobStatus.Queued or JobStatus.Running => true,
-            JobStatus.Scheduled or JobStatus.Retrying => state.NextAttemptAt is not { } at || at - time.GetUtcNow() <= KeepWarmLimit,
-            _ => false,
-        };
-        if (due)
+        if (_pump is null && JobStateMachine.NeedsPump(State, Facts(State), time.GetUtcNow()))
         {
             _stopWaiting = new CancellationTokenSource();
             _handOff = new CancellationTokenSource();
@@ -539,8 +500,8 @@ public sealed partial class JobGrain(
         }
         catch (OperationCanceledException) when (stopWaiting.IsCancellationRequested && State is not { Status: JobStatus.Running })
         {
-            // Shutting down while waiting for a slot or for the job's time: hand the job on. (A job cancelled while
-            // it waited stops its pump the same way; it has nothing to hand on.)
+            // Leaving while waiting for a slot or for the job's time: hand the job on. (A job cancelled while it
+            // waited stops its pump the same way; it has nothing to hand on.)
             if (State is { Status: JobStatus.Queued or JobStatus.Scheduled or JobStatus.Retrying })
             {
                 await ApplyAsync(new JobEvent.HandedOff(time.GetUtcNow()));
@@ -549,7 +510,7 @@ public sealed partial class JobGrain(
         catch (Exception ex)
         {
             // Most likely storage is unreachable. ApplyAsync has already put memory back and dropped the activation;
-            // the next reminder tick re-activates the job from storage and carries on.
+            // the recovery sweep (or the wake-up) re-activates the job from storage and carries on.
             LogPumpFailed(ex, Id);
             DeactivateOnIdle();
         }
@@ -564,63 +525,35 @@ public sealed partial class JobGrain(
         }
     }
 
-    /// <summary>Moves the job one step; false when there is nothing more to do in this activation.</summary>
+    /// <summary>Carries out the machine's next step for the pump; false when there is nothing more to do in this activation.</summary>
     private async Task<bool> StepAsync(CancellationToken stopWaiting, CancellationToken handOff)
     {
-        if (State is not { } state)
+        var state = State;
+        var now = time.GetUtcNow();
+        switch (JobStateMachine.NextStep(state, Facts(state), now))
         {
-            return false;
-        }
-
-        switch (state.Status)
-        {
-            case JobStatus.Running when _slot is not null:
-                // Runs even when the hand-off has already fired, so the begun attempt is recorded as handed off
-                // rather than left "running" for a recovery tick to count as interrupted.
-                await ExecuteAttemptAsync(state, handOff);
+            case var step when step == JobStep.RunAttempt:
+                await ExecuteAttemptAsync(state!, handOff);
                 return !stopWaiting.IsCancellationRequested;
 
-            case JobStatus.Running:
-                // Stored as running, yet this activation never began it: the silo that ran it died mid-attempt.
-                LogInterrupted(Id, state.Type, state.Attempts);
-                metrics.AttemptInterrupted(state.Type);
-                await ApplyAsync(new JobEvent.Interrupted(time.GetUtcNow()));
-                return true;
-
-            case JobStatus.Scheduled or JobStatus.Retrying:
-                var due = state.NextAttemptAt ?? time.GetUtcNow();
-                if (due - time.GetUtcNow() > KeepWarmLimit && _abandoned is not { IsCompleted: false })
-                {
-                    // Far off: free the memory; the reminder brings the job back when it is due.
-                    DeactivateOnIdle();
-                    return false;
-                }
-
-                // Timers may fire a little early; never start before the promised time.
-                for (var wait = due - time.GetUtcNow(); wait > TimeSpan.Zero; wait = due - time.GetUtcNow())
-                {
-                    await Task.Delay(Min(wait + TimeSpan.FromMilliseconds(1), KeepWarmLimit), time, stopWaiting);
-                }
-
-                // A client's command (a cancel) may have moved the job meanwhile: decide again on the state now.
-                return !ReferenceEquals(State, state) || await TryApplyAsync(new JobEvent.Due(time.GetUtcNow()));
-
-            case JobStatus.Queued when !registry.TryGet(state.Type, out _):
-                LogNotRunnableHere(Id, state.Type, RuntimeIdentity);
-                await ApplyAsync(new JobEvent.NotRunnableHere(time.GetUtcNow()));
+            case var step when step == JobStep.Rest:
+                // Far off: free the memory; the wake-up brings the job back when it is due.
+                DeactivateOnIdle();
                 return false;
 
-            case JobStatus.Queued:
-                if (_abandoned is { IsCompleted: false } abandoned)
-                {
-                    // Never run an attempt beside the previous one's handler that still runs.
-                    await abandoned.WaitAsync(stopWaiting);
-                }
+            case JobStep.WaitUntil wait:
+                await Task.Delay(Min(wait.Until - now + TimeSpan.FromMilliseconds(1), KeepWarmLimit), time, stopWaiting);
+                return true;
 
+            case var step when step == JobStep.AwaitPreviousHandler:
+                await _abandoned!.WaitAsync(stopWaiting);
+                return true;
+
+            case var step when step == JobStep.AcquireSlot:
                 var slot = await runner.AcquireSlotAsync(stopWaiting);
                 try
                 {
-                    if (!ReferenceEquals(State, state) || !await TryApplyAsync(new JobEvent.SlotAcquired(time.GetUtcNow(), RuntimeIdentity)))
+                    if (await ApplyAsync(new JobEvent.SlotAcquired(time.GetUtcNow(), RuntimeIdentity)) is not JobTransition)
                     {
                         // Moved on while waiting for the slot (cancelled): give the slot back and decide again.
                         slot.Dispose();
@@ -634,27 +567,28 @@ public sealed partial class JobGrain(
                 }
 
                 _slot = slot;
-                _plannedStart = state.NextAttemptAt;
+                _plannedStart = state!.NextAttemptAt;
                 LogStarted(Id, state.Type, State!.Attempts, RuntimeIdentity);
                 return true;
 
-            default:
-                await ApplyAsync(new JobEvent.WakeUp(time.GetUtcNow()));
-                return false;
-        }
-    }
+            case JobStep.Apply { Event: JobEvent.Interrupted } apply:
+                LogInterrupted(Id, state!.Type, state.Attempts);
+                metrics.AttemptInterrupted(state.Type);
+                await ApplyAsync(apply.Event);
+                return true;
 
-    /// <summary>True when <paramref name="e"/> applied; false when the job had meanwhile moved to a state it does not fit.</summary>
-    private async Task<bool> TryApplyAsync(JobEvent e)
-    {
-        try
-        {
-            await ApplyAsync(e);
-            return true;
-        }
-        catch (InvalidJobTransitionException)
-        {
-            return false;
+            case JobStep.Apply { Event: JobEvent.NotRunnableHere } apply:
+                LogNotRunnableHere(Id, state!.Type, RuntimeIdentity);
+                await ApplyAsync(apply.Event);
+                return false;
+
+            case JobStep.Apply apply:
+                // A refusal means a client's command moved the job meanwhile: decide again on the state now.
+                await ApplyAsync(apply.Event);
+                return true;
+
+            default:
+                return false;
         }
     }
 
@@ -702,31 +636,12 @@ public sealed partial class JobGrain(
         trace.Ended(result);
 
         await ApplyAsync(new JobEvent.AttemptFinished(time.GetUtcNow(), result, Random.Shared.NextDouble()) { Progress = pending });
-        var after = State!;
-        var attempt = after.History[^1];
-        switch (result.Outcome)
-        {
-            case var _ when after.Status == JobStatus.Cancelled:
-                LogCancelled(Id, after.Type);
-                break;
-            case AttemptOutcome.Succeeded:
-                LogSucceeded(Id, after.Type, after.Attempts, (attempt.FinishedAt!.Value - attempt.StartedAt).TotalMilliseconds);
-                break;
-            case AttemptOutcome.HandedOff:
-                LogHandedOff(Id, after.Type, attempt.Error?.Message ?? "");
-                break;
-            case var _ when after.Status == JobStatus.Failed:
-                LogFailed(Id, after.Type, after.Attempts, result.Error!.Type, result.Error.Message, result.Permanent);
-                break;
-            default:
-                LogAttemptFailed(Id, after.Type, after.Attempts, result.Error!.Type, result.Error.Message, after.NextAttemptAt ?? time.GetUtcNow());
-                break;
-        }
+        LogAttemptEnded(State!, result);
     }
 
     /// <summary>
-    /// Moves the activation to a silo that has the job's type, or, when none is up, lets it go: the wake-up
-    /// re-activates it every recovery interval until a silo with the type has joined.
+    /// Moves the activation to a silo that has the job's type, or, when none is up, lets it go: the recovery sweep
+    /// (queued) or the wake-up (waiting for a time) re-activates it until a silo with the type has joined.
     /// </summary>
     private void Relocate()
     {
@@ -755,7 +670,7 @@ public sealed partial class JobGrain(
         // A zero due time skips the first tick (dotnet/orleans#9385), hence the 1 ms floor.
         var due = dueTime < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : dueTime;
         _noWakeUp = false;
-        _wakeUp = await this.RegisterOrUpdateReminder(WakeUpReminder, due, RecoveryInterval);
+        _wakeUp = await this.RegisterOrUpdateReminder(WakeUpReminder, due, options.Value.RecoveryInterval);
     }
 
     private async Task ClearWakeUpAsync()
@@ -784,15 +699,12 @@ public sealed partial class JobGrain(
         }
     }
 
-    /// <summary>
-    /// The finished job's webhook delivery could not be enqueued: keep the wake-up, ticking soon (a cancelled retry's
-    /// wake-up may be due days ahead), so the next tick enqueues it.
-    /// </summary>
-    private async Task KeepWakeUpForDeliveryAsync()
+    /// <summary>The finished job's webhook delivery could not be enqueued: keep the wake-up, ticking soon, so its tick enqueues it.</summary>
+    private async Task KeepWakeUpForDeliveryAsync(TimeSpan dueIn)
     {
         try
         {
-            await SetWakeUpAsync(RecoveryInterval);
+            await SetWakeUpAsync(dueIn);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -802,49 +714,5 @@ public sealed partial class JobGrain(
         }
     }
 
-    private JobSnapshot Snapshot(JobState state) => new()
-    {
-        Id = Id,
-        Type = state.Type,
-        Status = state.Status,
-        PayloadJson = state.PayloadJson,
-        Attempts = state.Attempts,
-        Policy = state.Policy,
-        CreatedAt = state.CreatedAt,
-        ScheduledFor = state.ScheduledFor,
-        StartedAt = state.StartedAt,
-        FinishedAt = state.FinishedAt,
-        NextAttemptAt = state.NextAttemptAt,
-        LastError = state.LastError,
-        ResultJson = state.ResultJson,
-        History = state.History,
-        Round = state.Round,
-        CancelRequestedAt = state.CancelRequestedAt,
-        ExpiresAt = retention.ExpiresAt(state),
-        CallbackUrl = state.CallbackUrl,
-        Progress = state.Progress,
-        Version = state.Version,
-    };
-}
-
-/// <summary>Answers job-type questions from the local registry on whichever silo receives the call.</summary>
-[StatelessWorker]
-[GrainType("jobtypes")]
-public sealed class JobTypesGrain(JobTypeRegistry registry) : Grain, IJobTypesGrain
-{
-    public Task<IReadOnlyList<JobTypeInfo>> GetJobTypesAsync() =>
-        Task.FromResult<IReadOnlyList<JobTypeInfo>>([.. registry.All.Select(t => t.ToInfo())]);
-}
-
-/// <summary>Names of the storage providers the grains use.</summary>
-public static class StorageNames
-{
-    /// <summary>Grain storage holding job state.</summary>
-    public const string Jobs = "jobs";
-
-    /// <summary>Grain storage holding recurring schedules (the stock provider: no indexes needed).</summary>
-    public const string Schedules = "schedules";
-
-    /// <summary>Grain storage holding bulk operations (<see cref="BulkOperationGrain"/>).</summary>
-    public const string Operations = "operations";
+    private JobSnapshot Snapshot(JobState state) => JobSnapshots.Of(Id, state, retention.ExpiresAt(state));
 }

@@ -11,6 +11,27 @@ public sealed class JobsApiTests(ApiFixture api)
     private HttpClient Http => api.Http;
 
     [Fact]
+    public async Task AJobReadOverHttpSaysWhyItWaitsAndAFinishedOneCarriesANullWaitingFor()
+    {
+        using var response = await Http.PostAsync(new Uri("/jobs", UriKind.Relative),
+            ApiFixture.Json("""{"type":"test_echo","payload":{"value":"later"},"delay":"01:00:00"}"""));
+        var id = (await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+
+        var read = (await Http.GetFromJsonAsync<JsonObject>(new Uri($"/jobs/{id}", UriKind.Relative)))!;
+        var waiting = read["waitingFor"]!.AsObject();
+        Assert.Equal("runAt", waiting["reason"]!.GetValue<string>());
+        Assert.Equal(read["scheduledFor"]!.GetValue<string>(), waiting["until"]!.GetValue<string>());
+        Assert.EndsWith(".", waiting["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.False(waiting.ContainsKey("slotsUsed"));
+
+        using var cancel = await Http.PostAsync(new Uri($"/jobs/{id}/cancel", UriKind.Relative), null);
+        var cancelled = (await Http.GetFromJsonAsync<JsonObject>(new Uri($"/jobs/{id}", UriKind.Relative)))!;
+        Assert.Equal("cancelled", cancelled["status"]!.GetValue<string>());
+        Assert.True(cancelled.ContainsKey("waitingFor"));
+        Assert.Null(cancelled["waitingFor"]);
+    }
+
+    [Fact]
     public async Task PostingAJobAnswers202WithLocationAndSnapshotThenItSucceeds()
     {
         using var response = await Http.PostAsync(new Uri("/jobs", UriKind.Relative),

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OrleansTasks.Jobs;
+using OrleansTasks.Tests.Unit;
 using OrleansTasks.Tests.Infrastructure;
 
 namespace OrleansTasks.Tests.Progress;
@@ -67,19 +68,19 @@ public sealed class ProgressTests(ClusterFixture fixture)
     [Fact]
     public void AReportOfAStaleAttemptChangesNothing()
     {
-        var running = JobStateMachine.Apply(null,
+        var running = Machine.Apply(null,
             new JobEvent.Enqueued(Now, "test_echo", "{}", Policy, Now, Slot: true, "silo-a"), TimeSpan.FromSeconds(15)).Next!;
         var report = new JobProgress(40, null, Now);
 
-        var current = JobStateMachine.Apply(running, new JobEvent.ProgressReported(Now, 1, report), TimeSpan.FromSeconds(15));
+        var current = Machine.Apply(running, new JobEvent.ProgressReported(Now, 1, report), TimeSpan.FromSeconds(15));
         Assert.Equal(report, current.Next!.Progress);
         Assert.Equal([JobEffect.WriteState], current.Effects);
 
         // An earlier attempt's handler (it ignored its timeout) and a cancelled attempt's handler are both ignored.
-        var ofAnotherAttempt = JobStateMachine.Apply(running, new JobEvent.ProgressReported(Now, 2, report), TimeSpan.FromSeconds(15));
+        var ofAnotherAttempt = Machine.Apply(running, new JobEvent.ProgressReported(Now, 2, report), TimeSpan.FromSeconds(15));
         Assert.Empty(ofAnotherAttempt.Effects);
         Assert.Null(ofAnotherAttempt.Next!.Progress);
         var cancelled = running with { CancelRequestedAt = Now };
-        Assert.Empty(JobStateMachine.Apply(cancelled, new JobEvent.ProgressReported(Now, 1, report), TimeSpan.FromSeconds(15)).Effects);
+        Assert.Empty(Machine.Apply(cancelled, new JobEvent.ProgressReported(Now, 1, report), TimeSpan.FromSeconds(15)).Effects);
     }
 }

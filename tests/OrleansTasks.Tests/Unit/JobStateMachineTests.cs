@@ -21,28 +21,28 @@ public sealed class JobStateMachineTests
         { "none", "HandedOff", "invalid" },
         { "none", "NotRunnableHere", "invalid" },
         { "none", "WakeUp", "none: clear, deactivate" },
-        { "none", "CancelRequested", "invalid" },
-        { "none", "Requeued", "invalid" },
-        { "none", "Deleted", "invalid" },
-        { "none", "Expired", "invalid" },
+        { "none", "CancelRequested", "refused(NotFound)" },
+        { "none", "Requeued", "refused(NotFound)" },
+        { "none", "Deleted", "refused(NotFound)" },
+        { "none", "Looked", "none: " },
         { "none", "ProgressReported", "invalid" },
 
-        { "scheduled", "Enqueued", "invalid" },
+        { "scheduled", "Enqueued", "refused(Conflict)" },
         { "scheduled", "Due", "queued: " },
-        { "scheduled", "SlotAcquired", "invalid" },
+        { "scheduled", "SlotAcquired", "refused(Moved)" },
         { "scheduled", "AttemptFinished", "invalid" },
         { "scheduled", "Interrupted", "invalid" },
         { "scheduled", "HandedOff", "scheduled: " },
         { "scheduled", "NotRunnableHere", "scheduled: relocate" },
         { "scheduled", "WakeUp", "scheduled: " },
         { "scheduled", "CancelRequested", "cancelled: write, clear, deactivate" },
-        { "scheduled", "Requeued", "invalid" },
-        { "scheduled", "Deleted", "invalid" },
-        { "scheduled", "Expired", "invalid" },
+        { "scheduled", "Requeued", "refused(Conflict)" },
+        { "scheduled", "Deleted", "refused(Conflict)" },
+        { "scheduled", "Looked", "scheduled: " },
         { "scheduled", "ProgressReported", "scheduled: " },
 
-        { "queued", "Enqueued", "invalid" },
-        { "queued", "Due", "invalid" },
+        { "queued", "Enqueued", "refused(Conflict)" },
+        { "queued", "Due", "refused(Moved)" },
         { "queued", "SlotAcquired", "running: write" },
         { "queued", "AttemptFinished", "invalid" },
         { "queued", "Interrupted", "invalid" },
@@ -50,70 +50,70 @@ public sealed class JobStateMachineTests
         { "queued", "NotRunnableHere", "queued: relocate" },
         { "queued", "WakeUp", "queued: " },
         { "queued", "CancelRequested", "cancelled: write, clear, deactivate" },
-        { "queued", "Requeued", "invalid" },
-        { "queued", "Deleted", "invalid" },
-        { "queued", "Expired", "invalid" },
+        { "queued", "Requeued", "refused(Conflict)" },
+        { "queued", "Deleted", "refused(Conflict)" },
+        { "queued", "Looked", "queued: " },
         { "queued", "ProgressReported", "queued: " },
 
-        { "running", "Enqueued", "invalid" },
-        { "running", "Due", "invalid" },
-        { "running", "SlotAcquired", "invalid" },
+        { "running", "Enqueued", "refused(Conflict)" },
+        { "running", "Due", "refused(Moved)" },
+        { "running", "SlotAcquired", "refused(Moved)" },
         { "running", "AttemptFinished", "succeeded: write, clear, deactivate" },
         { "running", "Interrupted", "queued: write" },
         { "running", "HandedOff", "invalid" },
         { "running", "NotRunnableHere", "invalid" },
         { "running", "WakeUp", "running: " },
         { "running", "CancelRequested", "running: write" },
-        { "running", "Requeued", "invalid" },
-        { "running", "Deleted", "invalid" },
-        { "running", "Expired", "invalid" },
+        { "running", "Requeued", "refused(Conflict)" },
+        { "running", "Deleted", "refused(Conflict)" },
+        { "running", "Looked", "running: " },
         { "running", "ProgressReported", "running: write" },
 
-        { "retrying", "Enqueued", "invalid" },
+        { "retrying", "Enqueued", "refused(Conflict)" },
         { "retrying", "Due", "queued: " },
-        { "retrying", "SlotAcquired", "invalid" },
+        { "retrying", "SlotAcquired", "refused(Moved)" },
         { "retrying", "AttemptFinished", "invalid" },
         { "retrying", "Interrupted", "invalid" },
         { "retrying", "HandedOff", "retrying: " },
         { "retrying", "NotRunnableHere", "retrying: relocate" },
         { "retrying", "WakeUp", "retrying: " },
         { "retrying", "CancelRequested", "cancelled: write, clear, deactivate" },
-        { "retrying", "Requeued", "invalid" },
-        { "retrying", "Deleted", "invalid" },
-        { "retrying", "Expired", "invalid" },
+        { "retrying", "Requeued", "refused(Conflict)" },
+        { "retrying", "Deleted", "refused(Conflict)" },
+        { "retrying", "Looked", "retrying: " },
         { "retrying", "ProgressReported", "retrying: " },
 
-        { "succeeded", "Enqueued", "invalid" },
-        { "succeeded", "Due", "invalid" },
-        { "succeeded", "SlotAcquired", "invalid" },
+        { "succeeded", "Enqueued", "refused(Conflict)" },
+        { "succeeded", "Due", "refused(Moved)" },
+        { "succeeded", "SlotAcquired", "refused(Moved)" },
         { "succeeded", "AttemptFinished", "invalid" },
         { "succeeded", "Interrupted", "invalid" },
         { "succeeded", "HandedOff", "invalid" },
         { "succeeded", "NotRunnableHere", "invalid" },
         { "succeeded", "WakeUp", "succeeded: clear, deactivate" },
-        { "succeeded", "CancelRequested", "invalid" },
+        { "succeeded", "CancelRequested", "refused(Conflict)" },
         { "succeeded", "Requeued", "queued: write" },
         { "succeeded", "Deleted", "none: erase, clear, deactivate" },
-        { "succeeded", "Expired", "none: erase" },
+        { "succeeded", "Looked", "none: erase" },
         { "succeeded", "ProgressReported", "succeeded: " },
 
-        { "failed", "Enqueued", "invalid" },
-        { "failed", "Due", "invalid" },
-        { "failed", "SlotAcquired", "invalid" },
+        { "failed", "Enqueued", "refused(Conflict)" },
+        { "failed", "Due", "refused(Moved)" },
+        { "failed", "SlotAcquired", "refused(Moved)" },
         { "failed", "AttemptFinished", "invalid" },
         { "failed", "Interrupted", "invalid" },
         { "failed", "HandedOff", "invalid" },
         { "failed", "NotRunnableHere", "invalid" },
         { "failed", "WakeUp", "failed: clear, deactivate" },
-        { "failed", "CancelRequested", "invalid" },
+        { "failed", "CancelRequested", "refused(Conflict)" },
         { "failed", "Requeued", "queued: write" },
         { "failed", "Deleted", "none: erase, clear, deactivate" },
-        { "failed", "Expired", "none: erase" },
+        { "failed", "Looked", "none: erase" },
         { "failed", "ProgressReported", "failed: " },
 
-        { "cancelled", "Enqueued", "invalid" },
-        { "cancelled", "Due", "invalid" },
-        { "cancelled", "SlotAcquired", "invalid" },
+        { "cancelled", "Enqueued", "refused(Conflict)" },
+        { "cancelled", "Due", "refused(Moved)" },
+        { "cancelled", "SlotAcquired", "refused(Moved)" },
         { "cancelled", "AttemptFinished", "invalid" },
         { "cancelled", "Interrupted", "invalid" },
         { "cancelled", "HandedOff", "invalid" },
@@ -122,7 +122,7 @@ public sealed class JobStateMachineTests
         { "cancelled", "CancelRequested", "cancelled: " },
         { "cancelled", "Requeued", "queued: write" },
         { "cancelled", "Deleted", "none: erase, clear, deactivate" },
-        { "cancelled", "Expired", "none: erase" },
+        { "cancelled", "Looked", "none: erase" },
         { "cancelled", "ProgressReported", "cancelled: " },
     };
 
@@ -132,14 +132,15 @@ public sealed class JobStateMachineTests
     {
         var before = StateIn(state);
         var e = EventNamed(eventName);
+        var facts = Machine.Facts(Recovery) with { RetentionEndsAt = Now };
         if (expected == "invalid")
         {
-            Assert.Throws<InvalidJobTransitionException>(() => JobStateMachine.Apply(before, e, Recovery));
+            Assert.Throws<InvalidJobTransitionException>(() => JobStateMachine.Apply(before, e, facts));
             return;
         }
 
-        var transition = JobStateMachine.Apply(before, e, Recovery);
-        Assert.Equal(expected, Describe(transition));
+        var decision = JobStateMachine.Apply(before, e, facts);
+        Assert.Equal(expected, decision is JobRefusal refusal ? $"refused({refusal.Reason})" : Describe((JobTransition)decision));
     }
 
     [Fact]
@@ -155,12 +156,12 @@ public sealed class JobStateMachineTests
     [Fact]
     public void ADelayedEnqueueStoresTheWakeUpBeforeTheStateAndNeverChangesTheInput()
     {
-        var delayed = JobStateMachine.Apply(null, Enqueue(runAt: Now.AddMinutes(5)), Recovery);
+        var delayed = Machine.Apply(null, Enqueue(runAt: Now.AddMinutes(5)), Recovery);
         Assert.Equal(JobStatus.Scheduled, delayed.Next!.Status);
         Assert.Equal(Now.AddMinutes(5), delayed.Next.NextAttemptAt);
         Assert.Equal("scheduled: wake(00:05:00), write", Describe(delayed));
 
-        var withSlot = JobStateMachine.Apply(null, Enqueue(slot: true), Recovery);
+        var withSlot = Machine.Apply(null, Enqueue(slot: true), Recovery);
         Assert.Equal(JobStatus.Running, withSlot.Next!.Status);
         Assert.Equal(1, withSlot.Next.Attempts);
         Assert.Equal(AttemptOutcome.Running, Assert.Single(withSlot.Next.History).Outcome);
@@ -170,7 +171,7 @@ public sealed class JobStateMachineTests
 
         var queued = StateIn("queued")!;
         var copy = queued with { };
-        _ = JobStateMachine.Apply(queued, new JobEvent.SlotAcquired(Now, "silo-a"), Recovery);
+        _ = Machine.Apply(queued, new JobEvent.SlotAcquired(Now, "silo-a"), Recovery);
         Assert.Equal(copy, queued);
     }
 
@@ -178,23 +179,23 @@ public sealed class JobStateMachineTests
     public void AJobDueNowHasNoWakeUpUnlessItHasAWebhookWhoseDeliveryItMustKeepDurable()
     {
         // The recovery sweeper resumes stranded queued and running jobs: no reminder per job.
-        Assert.Equal("queued: write", Describe(JobStateMachine.Apply(null, Enqueue(), Recovery)));
-        Assert.Equal("running: write", Describe(JobStateMachine.Apply(null, Enqueue(slot: true), Recovery)));
+        Assert.Equal("queued: write", Describe(Machine.Apply(null, Enqueue(), Recovery)));
+        Assert.Equal("running: write", Describe(Machine.Apply(null, Enqueue(slot: true), Recovery)));
 
         // With a callback, a crash between the finished write and the delivery's enqueue must leave a tick behind.
         var withCallback = Enqueue(slot: true) with { CallbackUrl = "https://example.com/done" };
-        Assert.Equal("running: wake(00:00:15), write", Describe(JobStateMachine.Apply(null, withCallback, Recovery)));
+        Assert.Equal("running: wake(00:00:15), write", Describe(Machine.Apply(null, withCallback, Recovery)));
         var finished = StateIn("succeeded")! with { CallbackUrl = "https://example.com/done" };
-        Assert.Equal("queued: wake(00:00:15), write", Describe(JobStateMachine.Apply(finished, new JobEvent.Requeued(Now), Recovery)));
+        Assert.Equal("queued: wake(00:00:15), write", Describe(Machine.Apply(finished, new JobEvent.Requeued(Now), Recovery)));
     }
 
     [Fact]
     public void ADelayedJobCannotTakeASlotAndAJobIsNotDueBeforeItsTime()
     {
-        Assert.Throws<InvalidJobTransitionException>(() => JobStateMachine.Apply(null, Enqueue(runAt: Now.AddSeconds(1), slot: true), Recovery));
+        Assert.Throws<InvalidJobTransitionException>(() => Machine.Apply(null, Enqueue(runAt: Now.AddSeconds(1), slot: true), Recovery));
         var scheduled = StateIn("scheduled")! with { NextAttemptAt = Now.AddSeconds(1) };
-        Assert.Throws<InvalidJobTransitionException>(() => JobStateMachine.Apply(scheduled, new JobEvent.Due(Now), Recovery));
-        Assert.Equal(JobStatus.Queued, JobStateMachine.Apply(scheduled, new JobEvent.Due(Now.AddSeconds(1)), Recovery).Next!.Status);
+        Assert.Throws<InvalidJobTransitionException>(() => Machine.Apply(scheduled, new JobEvent.Due(Now), Recovery));
+        Assert.Equal(JobStatus.Queued, Machine.Apply(scheduled, new JobEvent.Due(Now.AddSeconds(1)), Recovery).Next!.Status);
     }
 
     [Fact]
@@ -204,7 +205,7 @@ public sealed class JobStateMachineTests
         var failed = new AttemptResult(AttemptOutcome.Failed, null, error, false);
 
         // Attempt 1 of 3 (maxRetries 2): base backoff 10 s, jitter 0.5 → 12.5 s.
-        var first = JobStateMachine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, failed, 0.5), Recovery);
+        var first = Machine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, failed, 0.5), Recovery);
         Assert.Equal(JobStatus.Retrying, first.Next!.Status);
         Assert.Equal(Now.AddSeconds(12.5), first.Next.NextAttemptAt);
         Assert.Equal(error, first.Next.LastError);
@@ -213,23 +214,23 @@ public sealed class JobStateMachineTests
         Assert.Equal(Now, first.Next.History[^1].FinishedAt);
 
         var last = Running(attempts: 3);
-        var final = JobStateMachine.Apply(last, new JobEvent.AttemptFinished(Now, failed, 0.5), Recovery);
+        var final = Machine.Apply(last, new JobEvent.AttemptFinished(Now, failed, 0.5), Recovery);
         Assert.Equal("failed: write, clear, deactivate", Describe(final));
         Assert.Equal(Now, final.Next!.FinishedAt);
         Assert.Null(final.Next.NextAttemptAt);
 
         var timedOut = new AttemptResult(AttemptOutcome.TimedOut, null, new JobError("TimeoutException", "late"), false);
-        Assert.Equal(JobStatus.Retrying, JobStateMachine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, timedOut, 0), Recovery).Next!.Status);
+        Assert.Equal(JobStatus.Retrying, Machine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, timedOut, 0), Recovery).Next!.Status);
 
         var permanent = failed with { Permanent = true };
-        Assert.Equal(JobStatus.Failed, JobStateMachine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, permanent, 0), Recovery).Next!.Status);
+        Assert.Equal(JobStatus.Failed, Machine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, permanent, 0), Recovery).Next!.Status);
     }
 
     [Fact]
     public void AHandedOffAttemptDoesNotCountAndWakesUpElsewhereAtOnce()
     {
         var handedOff = new AttemptResult(AttemptOutcome.HandedOff, null, new JobError("HandedOff", "stopping"), false);
-        var t = JobStateMachine.Apply(Running(attempts: 2), new JobEvent.AttemptFinished(Now, handedOff, 0), Recovery);
+        var t = Machine.Apply(Running(attempts: 2), new JobEvent.AttemptFinished(Now, handedOff, 0), Recovery);
         Assert.Equal("queued: write, wake(00:00:01)", Describe(t));
         Assert.Equal(1, t.Next!.Attempts);
         Assert.Equal(AttemptOutcome.HandedOff, t.Next.History[^1].Outcome);
@@ -239,20 +240,20 @@ public sealed class JobStateMachineTests
     [Fact]
     public void AnInterruptedAttemptCountsAndRerunsAtOnceUnlessItWasTheLast()
     {
-        var again = JobStateMachine.Apply(StateIn("running"), new JobEvent.Interrupted(Now), Recovery);
+        var again = Machine.Apply(StateIn("running"), new JobEvent.Interrupted(Now), Recovery);
         Assert.Equal(JobStatus.Queued, again.Next!.Status);
         Assert.Equal(1, again.Next.Attempts);
         Assert.Equal(AttemptOutcome.Interrupted, again.Next.History[^1].Outcome);
         Assert.Equal("AttemptInterrupted", again.Next.LastError!.Type);
 
-        var exhausted = JobStateMachine.Apply(Running(attempts: 3), new JobEvent.Interrupted(Now), Recovery);
+        var exhausted = Machine.Apply(Running(attempts: 3), new JobEvent.Interrupted(Now), Recovery);
         Assert.Equal("failed: write, clear, deactivate", Describe(exhausted));
     }
 
     [Fact]
     public void ASuccessStoresTheResultAndEndsTheJob()
     {
-        var t = JobStateMachine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, Success, 0), Recovery);
+        var t = Machine.Apply(StateIn("running"), new JobEvent.AttemptFinished(Now, Success, 0), Recovery);
         Assert.Equal("\"ok\"", t.Next!.ResultJson);
         Assert.Equal(AttemptOutcome.Succeeded, t.Next.History[^1].Outcome);
         Assert.Equal(Now, t.Next.FinishedAt);
@@ -261,18 +262,18 @@ public sealed class JobStateMachineTests
     [Fact]
     public void ACancelAskedForWhileRunningEndsTheJobCancelledWhateverTheAttemptDidAndSurvivesACrash()
     {
-        var marked = JobStateMachine.Apply(StateIn("running"), new JobEvent.CancelRequested(Now), Recovery).Next!;
+        var marked = Machine.Apply(StateIn("running"), new JobEvent.CancelRequested(Now), Recovery).Next!;
         Assert.Equal(Now, marked.CancelRequestedAt);
-        Assert.Equal("running: ", Describe(JobStateMachine.Apply(marked, new JobEvent.CancelRequested(Now.AddSeconds(1)), Recovery)));
+        Assert.Equal("running: ", Describe(Machine.Apply(marked, new JobEvent.CancelRequested(Now.AddSeconds(1)), Recovery)));
 
         // The handler returned a result after its token fired: discarded.
-        var finished = JobStateMachine.Apply(marked, new JobEvent.AttemptFinished(Now.AddSeconds(2), Success, 0), Recovery);
+        var finished = Machine.Apply(marked, new JobEvent.AttemptFinished(Now.AddSeconds(2), Success, 0), Recovery);
         Assert.Equal("cancelled: write, clear, deactivate", Describe(finished));
         Assert.Null(finished.Next!.ResultJson);
         Assert.Equal(AttemptOutcome.Cancelled, finished.Next.History[^1].Outcome);
 
         // The silo died after the cancel was stored: the job does not run again.
-        var crashed = JobStateMachine.Apply(marked, new JobEvent.Interrupted(Now.AddSeconds(3)), Recovery);
+        var crashed = Machine.Apply(marked, new JobEvent.Interrupted(Now.AddSeconds(3)), Recovery);
         Assert.Equal("cancelled: write, clear, deactivate", Describe(crashed));
         Assert.Equal(AttemptOutcome.Cancelled, crashed.Next!.History[^1].Outcome);
     }
@@ -280,16 +281,16 @@ public sealed class JobStateMachineTests
     [Fact]
     public void ARequeueStartsANewRoundWithAFreshBudgetAndKeepsTheHistory()
     {
-        var failed = JobStateMachine.Apply(Running(attempts: 3), new JobEvent.AttemptFinished(Now,
+        var failed = Machine.Apply(Running(attempts: 3), new JobEvent.AttemptFinished(Now,
             new AttemptResult(AttemptOutcome.Failed, null, new JobError("IOException", "disk"), false), 0), Recovery).Next!;
         Assert.Equal(JobStatus.Failed, failed.Status);
 
-        var requeued = JobStateMachine.Apply(failed, new JobEvent.Requeued(Now.AddMinutes(1)), Recovery).Next!;
+        var requeued = Machine.Apply(failed, new JobEvent.Requeued(Now.AddMinutes(1)), Recovery).Next!;
         Assert.Equal((JobStatus.Queued, 0, 2), (requeued.Status, requeued.Attempts, requeued.Round));
         Assert.Null(requeued.FinishedAt);
         Assert.Equal(failed.History, requeued.History);
 
-        var again = JobStateMachine.Apply(requeued, new JobEvent.SlotAcquired(Now.AddMinutes(2), "silo-b"), Recovery).Next!;
+        var again = Machine.Apply(requeued, new JobEvent.SlotAcquired(Now.AddMinutes(2), "silo-b"), Recovery).Next!;
         Assert.Equal(1, again.Attempts);
         Assert.Equal((4, 2), (again.History[^1].Number, again.History[^1].Round));
         Assert.All(again.History.SkipLast(1), a => Assert.Equal(1, a.Round));
@@ -337,7 +338,7 @@ public sealed class JobStateMachineTests
         "CancelRequested" => new JobEvent.CancelRequested(Now),
         "Requeued" => new JobEvent.Requeued(Now),
         "Deleted" => new JobEvent.Deleted(Now),
-        "Expired" => new JobEvent.Expired(Now),
+        "Looked" => new JobEvent.Looked(Now),
         "ProgressReported" => new JobEvent.ProgressReported(Now, 1, new JobProgress(50, null, Now)),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
@@ -353,6 +354,7 @@ public sealed class JobStateMachineTests
         _ when effect == JobEffect.Deactivate => "deactivate",
         _ when effect == JobEffect.Relocate => "relocate",
         _ when effect == JobEffect.ClearState => "erase",
+        JobEffect.DeliverCallback d => $"deliver({d.KeepWakeUpIn:c})",
         _ => effect.ToString()!,
     };
 }

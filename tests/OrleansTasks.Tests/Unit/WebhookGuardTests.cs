@@ -156,17 +156,17 @@ public sealed class WebhookGuardTests
             History = [new JobAttempt(1, now, null, AttemptOutcome.Running, null, "silo")],
             CallbackUrl = "https://hooks.example.com/done",
         };
-        var finished = JobStateMachine.Apply(running, new JobEvent.AttemptFinished(now, new AttemptResult(AttemptOutcome.Succeeded, "1", null, false), 0), TimeSpan.FromSeconds(15));
-        Assert.Equal("write, callback, clear, deactivate", Describe(finished));
+        var finished = Machine.Apply(running, new JobEvent.AttemptFinished(now, new AttemptResult(AttemptOutcome.Succeeded, "1", null, false), 0), TimeSpan.FromSeconds(15));
+        Assert.Equal("write, callback, deactivate", Describe(finished));
 
         // A crash after the write leaves the wake-up: its tick on the finished job enqueues the delivery again.
-        var tick = JobStateMachine.Apply(finished.Next, new JobEvent.WakeUp(now), TimeSpan.FromSeconds(15));
-        Assert.Equal("callback, clear, deactivate", Describe(tick));
+        var tick = Machine.Apply(finished.Next, new JobEvent.WakeUp(now), TimeSpan.FromSeconds(15));
+        Assert.Equal("callback, deactivate", Describe(tick));
 
-        var cancelled = JobStateMachine.Apply(running with { Status = JobStatus.Queued, History = [] }, new JobEvent.CancelRequested(now), TimeSpan.FromSeconds(15));
-        Assert.Equal("write, callback, clear, deactivate", Describe(cancelled));
+        var cancelled = Machine.Apply(running with { Status = JobStatus.Queued, History = [] }, new JobEvent.CancelRequested(now), TimeSpan.FromSeconds(15));
+        Assert.Equal("write, callback, deactivate", Describe(cancelled));
 
-        var withoutCallback = JobStateMachine.Apply(running with { CallbackUrl = null }, new JobEvent.AttemptFinished(now, new AttemptResult(AttemptOutcome.Succeeded, "1", null, false), 0), TimeSpan.FromSeconds(15));
+        var withoutCallback = Machine.Apply(running with { CallbackUrl = null }, new JobEvent.AttemptFinished(now, new AttemptResult(AttemptOutcome.Succeeded, "1", null, false), 0), TimeSpan.FromSeconds(15));
         Assert.Equal("write, clear, deactivate", Describe(withoutCallback));
     }
 
@@ -236,7 +236,7 @@ public sealed class WebhookGuardTests
     private static string Describe(JobTransition t) => string.Join(", ", t.Effects.Select(e => e switch
     {
         _ when e == JobEffect.WriteState => "write",
-        _ when e == JobEffect.EnqueueCallback => "callback",
+        JobEffect.DeliverCallback { KeepWakeUpIn.TotalSeconds: 15 } => "callback",
         _ when e == JobEffect.ClearWakeUp => "clear",
         _ when e == JobEffect.Deactivate => "deactivate",
         _ => e.ToString(),
