@@ -4,6 +4,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -61,7 +62,12 @@ public static class SiloSetup
         // silo without its type is checked and run where the type is (JobTypeDirectory). The dictionary is read when
         // the metadata options are built, after this earlier Configure has filled it from the registry.
         var published = new Dictionary<string, string>(StringComparer.Ordinal);
-        silo.Services.AddOptions<SiloMetadata>().Configure<JobTypeRegistry>((_, registry) => published[JobTypeDirectory.MetadataKey] = JobTypeDirectory.Publish(registry));
+        silo.Services.TryAddSingleton(new AdvertisedFeatures(JobFeatures.All));
+        silo.Services.AddOptions<SiloMetadata>().Configure<JobTypeRegistry, AdvertisedFeatures>((_, registry, features) =>
+        {
+            published[JobTypeDirectory.MetadataKey] = JobTypeDirectory.Publish(registry);
+            published[JobTypeDirectory.FeaturesKey] = string.Join(',', features.Names);
+        });
         silo.UseSiloMetadata(published);
         silo.Services.AddSingleton<JobTypeDirectory>();
         if (string.IsNullOrWhiteSpace(redis))

@@ -41,6 +41,12 @@ public sealed record JobResponse(
     /// <summary>Why the job is not running now (null when it runs without a pending cancel, or has finished): see the README's reasons.</summary>
     public WaitingForResponse? WaitingFor { get; init; }
 
+    /// <summary>The round's first attempt must start by then, or the job ends cancelled as Expired; null for no limit.</summary>
+    public DateTime? StartBy { get; init; }
+
+    /// <summary>The job option maxAge (restarted by a requeue); null for none.</summary>
+    public TimeSpan? MaxAge { get; init; }
+
     public static JobResponse From(JobSnapshot s)
     {
         ArgumentNullException.ThrowIfNull(s);
@@ -57,6 +63,8 @@ public sealed record JobResponse(
             Progress = ProgressResponse.From(s.Progress),
             Version = s.Version,
             WaitingFor = WaitingForResponse.From(s.WaitingFor),
+            StartBy = s.StartBy?.UtcDateTime,
+            MaxAge = s.MaxAge,
         };
     }
 

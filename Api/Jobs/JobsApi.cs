@@ -20,6 +20,11 @@ namespace OrleansTasks.Api.Jobs;
 /// <param name="CallbackUrl">
 /// An absolute http or https URL the outcome is POSTed to, signed, when the job finishes; overrides the type's default.
 /// </param>
+/// <param name="StartBy">
+/// The first attempt must start by this instant, or the job ends cancelled (lastError.type Expired) without running.
+/// Not with <paramref name="MaxAge"/>.
+/// </param>
+/// <param name="MaxAge">Like <paramref name="StartBy"/>, as a duration from creation; a requeue starts it afresh.</param>
 public sealed record SubmitJobRequest(
     string? Type,
     JsonElement? Payload = null,
@@ -30,7 +35,9 @@ public sealed record SubmitJobRequest(
     TimeSpan? MinBackoff = null,
     TimeSpan? MaxBackoff = null,
     TimeSpan? Timeout = null,
-    string? CallbackUrl = null);
+    string? CallbackUrl = null,
+    DateTimeOffset? StartBy = null,
+    TimeSpan? MaxAge = null);
 
 /// <summary>Submitting and reading jobs.</summary>
 public static class JobsApi
@@ -127,6 +134,8 @@ public static class JobsApi
             Delay = request.Delay,
             RunAt = request.RunAt,
             CallbackUrl = request.CallbackUrl,
+            StartBy = request.StartBy,
+            MaxAge = request.MaxAge,
         };
         var payload = request.Payload is { ValueKind: JsonValueKind.Object } body ? body.GetRawText() : "{}";
         var result = await jobs.EnqueueAsync(request.Type!, payload, options, id);
@@ -142,6 +151,7 @@ public static class JobsApi
             EnqueueOutcome.Created => TypedResults.Accepted(Location(result.Snapshot!.Id), JobResponse.From(result.Snapshot)),
             EnqueueOutcome.Existing => TypedResults.Ok(JobResponse.From(result.Snapshot!)),
             EnqueueOutcome.Conflict => TypedResults.Problem(result.Detail, statusCode: StatusCodes.Status409Conflict, title: "A different job already has this id"),
+            EnqueueOutcome.Unavailable => TypedResults.Problem(result.Detail, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not every live silo supports this request yet"),
             _ => TypedResults.ValidationProblem(result.Errors ?? new Dictionary<string, string[]>(), result.Detail, title: "The job request is invalid"),
         };
     }

@@ -29,6 +29,12 @@ public enum EnqueueOutcome
 
     /// <summary>The request was rejected (unknown type, bad payload, bad options). Nothing was persisted.</summary>
     Invalid = 3,
+
+    /// <summary>
+    /// A live silo does not know a feature the request uses yet (a rolling deploy in progress); <see cref="EnqueueResult.Detail"/>
+    /// names the silos. Nothing was persisted; retry later.
+    /// </summary>
+    Unavailable = 4,
 }
 
 /// <summary>The answer to an enqueue.</summary>

@@ -31,6 +31,23 @@ public sealed record JobOptions
     /// </summary>
     [Id(6)] public string? CallbackUrl { get; init; }
 
+    /// <summary>
+    /// The first attempt must start by this instant, or the job ends cancelled (<c>lastError.type</c> <c>Expired</c>)
+    /// without running: stale work behind a backlog or an outage is not run. Exclusive with <see cref="MaxAge"/>;
+    /// applies to the first round only (a requeue clears it).
+    /// </summary>
+    [Id(7)] public DateTimeOffset? StartBy { get; init; }
+
+    /// <summary>
+    /// Like <see cref="StartBy"/>, as a duration from the job's creation; a requeue starts it afresh. Exclusive with
+    /// <see cref="StartBy"/>.
+    /// </summary>
+    [Id(8)] public TimeSpan? MaxAge { get; init; }
+
+    /// <summary>The features a silo must know to honour these options (<see cref="JobFeatures"/>); empty for the ones every release knows.</summary>
+    public IReadOnlyList<string> RequiredFeatures() =>
+        StartBy is null && MaxAge is null ? [] : [JobFeatures.StartBy];
+
     /// <summary>No overrides at all.</summary>
     public static JobOptions None { get; } = new();
 
@@ -58,11 +75,50 @@ public sealed record JobOptions
             errors["runAt"] = [$"lies more than {JobPolicy.DurationLimit.TotalDays} days ahead."];
         }
 
+        var firstRun = FirstRunAt(now);
+        if (StartBy is not null && MaxAge is not null)
+        {
+            errors["startBy"] = ["give either startBy or maxAge, not both."];
+        }
+        else if (StartBy is { } startBy && startBy <= now)
+        {
+            errors["startBy"] = ["must lie after now."];
+        }
+        else if (StartBy is { } late && late < firstRun)
+        {
+            errors["startBy"] = ["must not lie before the first run time (runAt or delay)."];
+        }
+        else if (MaxAge is { } maxAge && (maxAge <= TimeSpan.Zero || maxAge > JobPolicy.DurationLimit))
+        {
+            errors["maxAge"] = [$"must be positive and at most {JobPolicy.DurationLimit.TotalDays} days."];
+        }
+        else if (MaxAge is { } shortAge && now + shortAge < firstRun)
+        {
+            errors["maxAge"] = ["must not be shorter than the wait before the first run (delay or runAt)."];
+        }
+
         return errors;
     }
 
+    /// <summary>When the first attempt must have started by, given the enqueue instant; null for no limit.</summary>
+    public DateTimeOffset? StartDeadline(DateTimeOffset now) => StartBy ?? (MaxAge is { } age ? now + age : null);
+
     /// <summary>When the first attempt may start, given the enqueue instant.</summary>
     public DateTimeOffset FirstRunAt(DateTimeOffset now) => RunAt ?? now + (Delay ?? TimeSpan.Zero);
+}
+
+/// <summary>
+/// Names of what a silo release knows beyond the first release (job options, states), published in each silo's
+/// metadata: an enqueue that needs one is accepted only when every live silo advertises it, so a silo of an older
+/// release never holds a job it would misread.
+/// </summary>
+public static class JobFeatures
+{
+    /// <summary>The job options <c>startBy</c> and <c>maxAge</c>.</summary>
+    public const string StartBy = "job-option:startBy";
+
+    /// <summary>Every feature this release knows.</summary>
+    public static IReadOnlyList<string> All { get; } = [StartBy];
 }
 
 /// <summary>The retry and timeout policy a job actually runs with, after defaults and overrides are merged.</summary>

@@ -94,6 +94,12 @@ public sealed record JobSnapshot
     /// pending cancel and for a finished job. Listings and live events do not carry it.
     /// </summary>
     [Id(20)] public JobWaitingFor? WaitingFor { get; init; }
+
+    /// <summary>The round's first attempt must start by then (its <c>startBy</c>, or <c>createdAt + maxAge</c>); null for no limit.</summary>
+    [Id(21)] public DateTimeOffset? StartBy { get; init; }
+
+    /// <summary>The job option <c>maxAge</c>; null for none.</summary>
+    [Id(22)] public TimeSpan? MaxAge { get; init; }
 }
 
 /// <summary>

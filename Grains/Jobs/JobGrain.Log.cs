@@ -73,6 +73,9 @@ public sealed partial class JobGrain
     [LoggerMessage(15, LogLevel.Information, "Job {JobId} ({JobType}) expired: its retention ended at {ExpiresAt}")]
     private partial void LogExpired(string jobId, string jobType, DateTimeOffset expiresAt);
 
+    [LoggerMessage(17, LogLevel.Warning, "Job {JobId} ({JobType}) cancelled as expired: it had not started by {StartBy:o} (its startBy or maxAge), so it was not run")]
+    private partial void LogNotStartedInTime(string jobId, string jobType, DateTimeOffset startBy);
+
     [LoggerMessage(16, LogLevel.Warning, "Job {JobId} ({Status}): its activation is deactivated ({Reason}: {Description}) on a silo that is not stopping; a running attempt is let finish and recorded, waits end and resume elsewhere")]
     private partial void LogDeactivatedWhileActive(string jobId, JobStatus status, DeactivationReasonCode reason, string description);
 }

@@ -144,6 +144,18 @@ public sealed partial class JobGrain(
             throw new JobStorageFullException(reading.Reason);
         }
 
+        if (directory.SilosLacking(request.Options.RequiredFeatures()) is { Count: > 0 } older)
+        {
+            // A silo of an older release would hold the job without honouring the option (a rolling deploy).
+            DeactivateOnIdle();
+            return new EnqueueResult
+            {
+                Outcome = EnqueueOutcome.Unavailable,
+                Detail = $"The job uses {string.Join(", ", request.Options.RequiredFeatures())}, which these live silos do not know yet: "
+                    + $"{string.Join(", ", older)}. Retry once the rolling deploy has finished.",
+            };
+        }
+
         var check = await CheckAsync(request, now);
         if (check.Errors.Count > 0)
         {
@@ -162,6 +174,8 @@ public sealed partial class JobGrain(
         {
             CallbackUrl = check.CallbackUrl,
             TraceParent = request.TraceParent,
+            StartBy = request.Options.StartDeadline(now),
+            MaxAge = request.Options.MaxAge,
         };
         try
         {
@@ -564,6 +578,14 @@ public sealed partial class JobGrain(
                 {
                     slot.Dispose();
                     throw;
+                }
+
+                if (State is not { Status: JobStatus.Running })
+                {
+                    // Not started by its startBy or maxAge: ended without running.
+                    slot.Dispose();
+                    LogNotStartedInTime(Id, state!.Type, state.StartBy!.Value);
+                    return true;
                 }
 
                 _slot = slot;

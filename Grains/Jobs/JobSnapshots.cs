@@ -29,6 +29,8 @@ public static class JobSnapshots
             CallbackUrl = state.CallbackUrl,
             Progress = state.Progress,
             Version = state.Version,
+            StartBy = state.StartBy,
+            MaxAge = state.MaxAge,
         };
     }
 }

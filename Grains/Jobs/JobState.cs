@@ -45,4 +45,17 @@ public sealed record JobState
 
     /// <summary>Goes up by one with every stored write (<see cref="JobGrain"/>): the id of the job's live events.</summary>
     [Id(18)] public long Version { get; init; }
+
+    /// <summary>
+    /// The round's first attempt must start by then (the job options <c>startBy</c>, or <c>createdAt + maxAge</c>), or
+    /// the job ends cancelled as <c>Expired</c> without running; null for no limit. Left out of the stored JSON when null.
+    /// </summary>
+    [Id(19)]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? StartBy { get; init; }
+
+    /// <summary>The job option <c>maxAge</c>, kept so that a requeue starts it afresh; null for none.</summary>
+    [Id(20)]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public TimeSpan? MaxAge { get; init; }
 }

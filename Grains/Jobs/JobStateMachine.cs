@@ -12,6 +12,12 @@ public abstract record JobEvent(DateTimeOffset Now)
 
         /// <summary>The W3C <c>traceparent</c> of the enqueue, when it was traced (<see cref="JobState.TraceParent"/>).</summary>
         public string? TraceParent { get; init; }
+
+        /// <summary>When the first attempt must have started (<see cref="JobState.StartBy"/>); null for no limit.</summary>
+        public DateTimeOffset? StartBy { get; init; }
+
+        /// <summary>The job option <c>maxAge</c> (<see cref="JobState.MaxAge"/>).</summary>
+        public TimeSpan? MaxAge { get; init; }
     }
 
     /// <summary>A scheduled or retrying job's time has come (its wake-up fired or its in-memory wait ended).</summary>
@@ -248,6 +254,9 @@ public static class JobStateMachine
 
     private static readonly JobTransition Unchanged = new(null, []);
 
+    private static JobError ExpiredError(DateTimeOffset by) =>
+        new("Expired", $"The job did not start by {by:o} (its startBy or maxAge); it was not run.");
+
     /// <summary>The decision for an event in a state.</summary>
     /// <param name="state">The stored state; null when no job is stored under this id.</param>
     /// <param name="e">What happened.</param>
@@ -287,6 +296,9 @@ public static class JobStateMachine
             new JobTransition(state with { Status = JobStatus.Queued }, []),
         ({ }, JobEvent.Due) => Moved(state, e),
 
+        // Stale work is not run: checked when the round's first attempt would take its slot.
+        ({ Status: JobStatus.Queued, Attempts: 0, StartBy: { } by }, JobEvent.SlotAcquired slot) when slot.Now > by =>
+            Terminal(state with { LastError = ExpiredError(by) }, JobStatus.Cancelled, slot.Now, facts),
         ({ Status: JobStatus.Queued }, JobEvent.SlotAcquired slot) => new JobTransition(BeginAttempt(state, slot.Now, slot.Silo), [JobEffect.WriteState]),
         ({ }, JobEvent.SlotAcquired) => Moved(state, e),
 
@@ -340,6 +352,7 @@ public static class JobStateMachine
                 ResultJson = null,
                 CancelRequestedAt = null,
                 Progress = null,
+                StartBy = state.MaxAge is { } maxAge ? requeued.Now + maxAge : null,
             },
             [.. WakeUpForCallback(state, facts), JobEffect.WriteState]),
         ({ }, JobEvent.Deleted) => new JobTransition(null, [JobEffect.ClearState, JobEffect.ClearWakeUp, JobEffect.Deactivate]),
@@ -459,6 +472,8 @@ public static class JobStateMachine
             NextAttemptAt = e.RunAt,
             CallbackUrl = e.CallbackUrl,
             TraceParent = e.TraceParent,
+            StartBy = e.StartBy,
+            MaxAge = e.MaxAge,
         };
 
         // A slot already held lets the first attempt begin in this same write, saving a separate "queued" write.

@@ -53,6 +53,24 @@ public sealed class JobTypeDirectory(IClusterMembershipService membership, ISilo
         }
     }
 
+    /// <summary>Silo metadata key holding the features the silo's release knows (<see cref="JobFeatures"/>), comma-separated.</summary>
+    public const string FeaturesKey = "orleanstasks.features";
+
+    /// <summary>The active silos (this one included) whose metadata does not advertise every one of <paramref name="features"/>.</summary>
+    public IReadOnlyList<string> SilosLacking(IReadOnlyList<string> features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        if (features.Count == 0)
+        {
+            return [];
+        }
+
+        return [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress)
+            .Where(s => !metadata.GetSiloMetadata(s).Metadata.TryGetValue(FeaturesKey, out var known)
+                || features.Except(known.Split(','), StringComparer.Ordinal).Any())
+            .Select(s => s.ToString())];
+    }
+
     /// <summary>Every job type name some other active silo has registered.</summary>
     public IEnumerable<string> TypesElsewhere() => OtherActiveSilos().SelectMany(TypesOf).Distinct(StringComparer.Ordinal);
 
@@ -63,6 +81,9 @@ public sealed class JobTypeDirectory(IClusterMembershipService membership, ISilo
     private string[] TypesOf(SiloAddress silo) =>
         metadata.GetSiloMetadata(silo).Metadata.TryGetValue(MetadataKey, out var types) && types.Length > 0 ? types.Split(',') : [];
 }
+
+/// <summary>The features this silo advertises in its metadata (<see cref="JobFeatures.All"/>; a test stands in for an older release with fewer).</summary>
+public sealed record AdvertisedFeatures(IReadOnlyList<string> Names);
 
 /// <summary>The outcome of checking an enqueue against a job type's registration.</summary>
 /// <param name="Type">The job type name.</param>

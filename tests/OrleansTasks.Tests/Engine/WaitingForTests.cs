@@ -95,4 +95,39 @@ public sealed class WaitingForTests(ClusterFixture fixture)
             TestJobLog.Open(gate);
         }
     }
+
+    [Fact]
+    public async Task AJobStillWaitingForASlotAfterItsMaxAgeEndsCancelledAsExpiredAndNeverRuns()
+    {
+        var gate = $"expiry-{Guid.NewGuid():N}";
+        try
+        {
+            for (var i = 0; i < TestSiloSettings.MaxConcurrency; i++)
+            {
+                await Jobs.EnqueueAsync(new Gate(gate));
+            }
+
+            var stale = (await Jobs.EnqueueAsync(new Echo("stale"), new JobOptions { MaxAge = TimeSpan.FromSeconds(1) })).Snapshot!;
+            Assert.Equal(stale.CreatedAt.AddSeconds(1), stale.StartBy);
+            var fresh = (await Jobs.EnqueueAsync(new Echo("fresh"), new JobOptions { StartBy = DateTimeOffset.UtcNow.AddHours(1) })).Snapshot!;
+            await Poll.UntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow), now => now > stale.StartBy!.Value, what: "the max age to pass");
+
+            TestJobLog.Open(gate);
+            var expired = await fixture.WaitForTerminalAsync(stale.Id);
+            Assert.Equal(JobStatus.Cancelled, expired.Status);
+            Assert.Equal("Expired", expired.LastError!.Type);
+            Assert.Empty(expired.History);
+            Assert.Equal(0, TestJobLog.ExecutionsOf(stale.Id));
+            Assert.Equal(JobStatus.Succeeded, (await fixture.WaitForTerminalAsync(fresh.Id)).Status);
+
+            // A requeue starts its max age afresh: with free slots now it runs.
+            var requeued = await Jobs.RequeueAsync(stale.Id);
+            Assert.True(requeued.Snapshot!.StartBy > expired.FinishedAt);
+            Assert.Equal(JobStatus.Succeeded, (await fixture.WaitForTerminalAsync(stale.Id)).Status);
+        }
+        finally
+        {
+            TestJobLog.Open(gate);
+        }
+    }
 }

@@ -81,6 +81,88 @@ public sealed class JobDecisionFactsTests
         Assert.Equal([JobEffect.WriteState, new JobEffect.DeliverCallback(TimeSpan.FromSeconds(40)), JobEffect.Deactivate], finished.Effects);
     }
 
+    [Fact]
+    public void AJobNotStartedByItsStartByEndsCancelledAsExpiredWithoutRunningAndOnlyBeforeItsRoundsFirstAttempt()
+    {
+        var late = In(JobStatus.Queued, Now.AddMinutes(-2)) with { StartBy = Now.AddSeconds(-1) };
+        var expired = Assert.IsType<JobTransition>(JobStateMachine.Apply(late, new JobEvent.SlotAcquired(Now, "silo-a"), Idle));
+        Assert.Equal(JobStatus.Cancelled, expired.Next!.Status);
+        Assert.Equal("Expired", expired.Next.LastError!.Type);
+        Assert.Empty(expired.Next.History);
+        Assert.Equal(0, expired.Next.Attempts);
+        Assert.Equal([JobEffect.WriteState, JobEffect.ClearWakeUp, JobEffect.Deactivate], expired.Effects);
+
+        // Exactly at its limit it still starts; a retry after a first attempt is not limited.
+        var onTime = late with { StartBy = Now };
+        Assert.Equal(JobStatus.Running, Assert.IsType<JobTransition>(JobStateMachine.Apply(onTime, new JobEvent.SlotAcquired(Now, "silo-a"), Idle)).Next!.Status);
+        var retry = late with { Attempts = 1 };
+        Assert.Equal(JobStatus.Running, Assert.IsType<JobTransition>(JobStateMachine.Apply(retry, new JobEvent.SlotAcquired(Now, "silo-a"), Idle)).Next!.Status);
+    }
+
+    [Fact]
+    public void ARequeueStartsMaxAgeAfreshAndDropsAStartByInstant()
+    {
+        var expired = In(JobStatus.Cancelled) with { StartBy = Now.AddHours(-1), MaxAge = TimeSpan.FromMinutes(10) };
+        var requeued = Assert.IsType<JobTransition>(JobStateMachine.Apply(expired, new JobEvent.Requeued(Now), Idle)).Next!;
+        Assert.Equal(Now.AddMinutes(10), requeued.StartBy);
+        var byInstant = expired with { MaxAge = null };
+        Assert.Null(Assert.IsType<JobTransition>(JobStateMachine.Apply(byInstant, new JobEvent.Requeued(Now), Idle)).Next!.StartBy);
+
+        var created = Assert.IsType<JobTransition>(JobStateMachine.Apply(null, new JobEvent.Enqueued(Now, "test_echo", "{}", Policy, Now, false, "silo-a")
+        {
+            StartBy = Now.AddMinutes(5),
+            MaxAge = TimeSpan.FromMinutes(5),
+        }, Idle)).Next!;
+        Assert.Equal((Now.AddMinutes(5), TimeSpan.FromMinutes(5)), (created.StartBy!.Value, created.MaxAge!.Value));
+    }
+
+    public static TheoryData<string, string?> StartLimits() => new()
+    {
+        // options, field named (null: valid)
+        { "startBy +1m", null },
+        { "startBy now", "startBy" },
+        { "startBy -1m", "startBy" },
+        { "delay 10m, startBy +5m", "startBy" },
+        { "delay 10m, startBy +10m", null },
+        { "maxAge 1m", null },
+        { "maxAge 0", "maxAge" },
+        { "maxAge -1m", "maxAge" },
+        { "delay 10m, maxAge 5m", "maxAge" },
+        { "runAt +10m, maxAge 5m", "maxAge" },
+        { "startBy +1m, maxAge 1m", "startBy" },
+    };
+
+    [Theory]
+    [MemberData(nameof(StartLimits))]
+    public void StartByAndMaxAgeAreCheckedAgainstNowAndTheFirstRun(string options, string? field)
+    {
+        var o = JobOptions.None;
+        foreach (var part in options.Split(", "))
+        {
+            var (name, value) = (part.Split(' ')[0], part.Split(' ')[1]);
+            var span = value == "now" ? TimeSpan.Zero : value == "0" ? TimeSpan.Zero : TimeSpan.FromMinutes(int.Parse(value.TrimEnd('m').TrimStart('+'), System.Globalization.CultureInfo.InvariantCulture));
+            o = name switch
+            {
+                "startBy" => o with { StartBy = Now + span },
+                "runAt" => o with { RunAt = Now + span },
+                "delay" => o with { Delay = span },
+                "maxAge" => o with { MaxAge = span },
+                _ => throw new ArgumentOutOfRangeException(nameof(options), options, null),
+            };
+        }
+
+        var errors = o.ValidateSchedule(Now);
+        if (field is null)
+        {
+            Assert.Empty(errors);
+            Assert.Equal([JobFeatures.StartBy], o.RequiredFeatures());
+        }
+        else
+        {
+            Assert.Equal([field], errors.Keys);
+        }
+    }
+
     public static TheoryData<string, string, string> Steps() => new()
     {
         // state, facts, expected step
