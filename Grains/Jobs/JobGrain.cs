@@ -37,8 +37,6 @@ public sealed partial class JobGrain(
     ILogger<JobGrain> logger,
     JobMetrics metrics) : Grain, IJobGrain, IRemindable
 {
-    private const string WakeUpReminder = "wake-up";
-
     // A retry or delayed start this close is awaited in memory (precise to milliseconds) with the activation kept
     // alive; a later one lets the activation go and relies on the reminder alone.
     private static readonly TimeSpan KeepWarmLimit = TimeSpan.FromMinutes(1);
@@ -51,11 +49,7 @@ public sealed partial class JobGrain(
     private CancellationTokenSource? _handOff;
     private string? _handOffReason;
 
-    private IGrainReminder? _wakeUp;
-
-    // True while this activation knows the job has no wake-up (it created the job without one, or removed it): most
-    // jobs never have one, and asking the reminder table would cost a round trip per finished job.
-    private bool _noWakeUp;
+    private JobWakeUp? _wakeUpField;
 
     // Set when a write failed: storage may or may not hold it, so memory is not trusted until read again.
     private bool _stale;
@@ -83,6 +77,8 @@ public sealed partial class JobGrain(
 
     private JobState? State => job.RecordExists ? job.State : null;
 
+    private JobWakeUp WakeUp => _wakeUpField ??= new JobWakeUp(this, options.Value.RecoveryInterval);
+
     private string Id => this.GetPrimaryKeyString();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -91,35 +87,6 @@ public sealed partial class JobGrain(
         // rather than at the next recovery sweep.
         StartPumpIfDue();
         return Task.CompletedTask;
-    }
-
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        if (_pump is not { } pump || _stopWaiting is not { } stopWaiting || _handOff is not { } handOff)
-        {
-            return;
-        }
-
-        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
-        {
-            // Not a stopping silo (a peer's crash took this activation's directory entry, say): the silo lives on, so
-            // a running attempt is let finish and recorded as it ends; only waits are cut short. Only if it outlasts
-            // the deactivation's time is it handed on, saying why.
-            LogDeactivatedWhileActive(Id, State?.Status ?? JobStatus.Queued, reason.ReasonCode, reason.Description);
-            _handOffReason = $"The job's activation was deactivated ({reason.ReasonCode}: {reason.Description}) before the attempt ended; it runs again.";
-            await stopWaiting.CancelAsync();
-            await pump.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
-            if (pump.IsCompleted)
-            {
-                return;
-            }
-        }
-
-        // Graceful stop (or out of time): cancel the running handler or the wait for a slot, and let the pump record
-        // the hand-off, so the job is rescheduled elsewhere now instead of after failure detection.
-        await stopWaiting.CancelAsync();
-        await handOff.CancelAsync();
-        await pump.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public async Task<EnqueueResult> EnqueueAsync(EnqueueRequest request)
@@ -278,7 +245,7 @@ public sealed partial class JobGrain(
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        _noWakeUp = false;
+        WakeUp.Forget();
         return WakeAsync();
     }
 
@@ -370,8 +337,7 @@ public sealed partial class JobGrain(
         if (_stale)
         {
             await job.ReadStateAsync();
-            _wakeUp = null;
-            _noWakeUp = false;
+            WakeUp.Forget();
             _stale = false;
         }
 
@@ -408,9 +374,7 @@ public sealed partial class JobGrain(
         var before = job.State;
         if (State is null && transition.Next is not null)
         {
-            // A new job: no wake-up of this id is known (a stray one from an earlier job of the same id removes
-            // itself when it ticks on a finished job).
-            _noWakeUp = _wakeUp is null;
+            WakeUp.Created();
         }
 
         _writing = (true, State);
@@ -426,16 +390,16 @@ public sealed partial class JobGrain(
                 switch (effect)
                 {
                     case JobEffect.SetWakeUp set:
-                        await SetWakeUpAsync(set.DueIn);
+                        await WakeUp.SetAsync(set.DueIn);
+                        break;
+                    case JobEffect.DeliverCallback when await webhooks.TryEnqueueAsync(GrainFactory, Id, job.State):
+                        await ClearWakeUpAsync();
                         break;
                     case JobEffect.DeliverCallback deliver:
-                        if (await webhooks.TryEnqueueAsync(GrainFactory, Id, job.State))
+                        // Not enqueued: keep the wake-up, ticking soon, so its tick enqueues the delivery.
+                        if (await WakeUp.TryMoveAsync(deliver.KeepWakeUpIn) is { } notMoved)
                         {
-                            await ClearWakeUpAsync();
-                        }
-                        else
-                        {
-                            await KeepWakeUpForDeliveryAsync(deliver.KeepWakeUpIn);
+                            webhooks.LogWakeUpNotMoved(notMoved, Id);
                         }
 
                         break;
@@ -463,8 +427,7 @@ public sealed partial class JobGrain(
             // to what was there, read storage again before the next decision, and let this activation go.
             job.State = before;
             _stale = true;
-            _wakeUp = null;
-            _noWakeUp = false;
+            WakeUp.Forget();
             DeactivateOnIdle();
             throw;
         }
@@ -486,253 +449,11 @@ public sealed partial class JobGrain(
         return check;
     }
 
-    private void StartPumpIfDue()
-    {
-        if (_pump is null && JobStateMachine.NeedsPump(State, Facts(State), time.GetUtcNow()))
-        {
-            _stopWaiting = new CancellationTokenSource();
-            _handOff = new CancellationTokenSource();
-            _pump = PumpAsync(_stopWaiting.Token, _handOff.Token);
-        }
-    }
-
-    private async Task PumpAsync(CancellationToken stopWaiting, CancellationToken handOff)
-    {
-        // Leave the caller's turn first: the pump is background work on this grain's scheduler, not part of a call.
-        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.ForceYielding);
-
-        // Background work does not keep an activation alive by itself (idle collection would drop it mid-handler);
-        // a KeepAlive timer's ticks count as activity, so tick well within the collection age until the pump ends.
-        var keepAlivePeriod = collection.Value.CollectionAge / 3;
-        using var keepAlive = this.RegisterGrainTimer(static () => Task.CompletedTask,
-            new GrainTimerCreationOptions(keepAlivePeriod, keepAlivePeriod) { KeepAlive = true, Interleave = true });
-        try
-        {
-            while (await StepAsync(stopWaiting, handOff))
-            {
-            }
-        }
-        catch (OperationCanceledException) when (stopWaiting.IsCancellationRequested && State is not { Status: JobStatus.Running })
-        {
-            // Leaving while waiting for a slot or for the job's time: hand the job on. (A job cancelled while it
-            // waited stops its pump the same way; it has nothing to hand on.)
-            if (State is { Status: JobStatus.Queued or JobStatus.Scheduled or JobStatus.Retrying })
-            {
-                await ApplyAsync(new JobEvent.HandedOff(time.GetUtcNow()));
-            }
-        }
-        catch (Exception ex)
-        {
-            // Most likely storage is unreachable. ApplyAsync has already put memory back and dropped the activation;
-            // the recovery sweep (or the wake-up) re-activates the job from storage and carries on.
-            LogPumpFailed(ex, Id);
-            DeactivateOnIdle();
-        }
-        finally
-        {
-            ReleaseSlot();
-            _pump = null;
-            _handOff?.Dispose();
-            _handOff = null;
-            _stopWaiting?.Dispose();
-            _stopWaiting = null;
-        }
-    }
-
-    /// <summary>Carries out the machine's next step for the pump; false when there is nothing more to do in this activation.</summary>
-    private async Task<bool> StepAsync(CancellationToken stopWaiting, CancellationToken handOff)
-    {
-        var state = State;
-        var now = time.GetUtcNow();
-        switch (JobStateMachine.NextStep(state, Facts(state), now))
-        {
-            case var step when step == JobStep.RunAttempt:
-                await ExecuteAttemptAsync(state!, handOff);
-                return !stopWaiting.IsCancellationRequested;
-
-            case var step when step == JobStep.Rest:
-                // Far off: free the memory; the wake-up brings the job back when it is due.
-                DeactivateOnIdle();
-                return false;
-
-            case JobStep.WaitUntil wait:
-                await Task.Delay(Min(wait.Until - now + TimeSpan.FromMilliseconds(1), KeepWarmLimit), time, stopWaiting);
-                return true;
-
-            case var step when step == JobStep.AwaitPreviousHandler:
-                await _abandoned!.WaitAsync(stopWaiting);
-                return true;
-
-            case var step when step == JobStep.AcquireSlot:
-                var slot = await runner.AcquireSlotAsync(stopWaiting);
-                try
-                {
-                    if (await ApplyAsync(new JobEvent.SlotAcquired(time.GetUtcNow(), RuntimeIdentity)) is not JobTransition)
-                    {
-                        // Moved on while waiting for the slot (cancelled): give the slot back and decide again.
-                        slot.Dispose();
-                        return true;
-                    }
-                }
-                catch
-                {
-                    slot.Dispose();
-                    throw;
-                }
-
-                if (State is not { Status: JobStatus.Running })
-                {
-                    // Not started by its startBy or maxAge: ended without running.
-                    slot.Dispose();
-                    LogNotStartedInTime(Id, state!.Type, state.StartBy!.Value);
-                    return true;
-                }
-
-                _slot = slot;
-                _plannedStart = state!.NextAttemptAt;
-                LogStarted(Id, state.Type, State!.Attempts, RuntimeIdentity);
-                return true;
-
-            case JobStep.Apply { Event: JobEvent.Interrupted } apply:
-                LogInterrupted(Id, state!.Type, state.Attempts);
-                metrics.AttemptInterrupted(state.Type);
-                await ApplyAsync(apply.Event);
-                return true;
-
-            case JobStep.Apply { Event: JobEvent.NotRunnableHere } apply:
-                LogNotRunnableHere(Id, state!.Type, RuntimeIdentity);
-                await ApplyAsync(apply.Event);
-                return false;
-
-            case JobStep.Apply apply:
-                // A refusal means a client's command moved the job meanwhile: decide again on the state now.
-                await ApplyAsync(apply.Event);
-                return true;
-
-            default:
-                return false;
-        }
-    }
-
-    /// <summary>Runs the begun (and stored) attempt in the slot this activation holds, then stores the outcome.</summary>
-    private async Task ExecuteAttemptAsync(JobState state, CancellationToken handOff)
-    {
-        var slot = _slot!;
-        _slot = null;
-        var progress = NewProgressReporter(state);
-        var context = new JobContext(Id, state.Type, state.Attempts, state.Policy.MaxRetries)
-        {
-            PlannedStart = _plannedStart,
-            LastProgress = state.Progress,
-            ProgressSink = progress,
-        };
-        using var trace = JobTracing.BeginAttempt(logger, Id, state, state.Attempts);
-        using var cancel = new CancellationTokenSource();
-        _attemptCancel = cancel;
-        if (State?.CancelRequestedAt is not null)
-        {
-            // Cancelled between the slot and the start.
-            await cancel.CancelAsync();
-        }
-
-        AttemptResult result;
-        JobProgress? pending;
-        try
-        {
-            result = registry.TryGet(state.Type, out var definition)
-                ? await runner.RunAsync(definition, state.PayloadJson, context, state.Policy.Timeout, slot, handOff, cancel.Token)
-                : throw new InvalidOperationException($"No handler for '{state.Type}'.");
-        }
-        finally
-        {
-            _attemptCancel = null;
-            pending = progress.Close();
-        }
-
-        if (result.Outcome == AttemptOutcome.HandedOff && _handOffReason is { } why)
-        {
-            result = result with { Error = new JobError("HandedOff", why) };
-        }
-
-        _abandoned = result.Abandoned;
-        trace.Ended(result);
-
-        await ApplyAsync(new JobEvent.AttemptFinished(time.GetUtcNow(), result, Random.Shared.NextDouble()) { Progress = pending });
-        LogAttemptEnded(State!, result);
-    }
-
-    /// <summary>
-    /// Moves the activation to a silo that has the job's type, or, when none is up, lets it go: the recovery sweep
-    /// (queued) or the wake-up (waiting for a time) re-activates it until a silo with the type has joined.
-    /// </summary>
-    private void Relocate()
-    {
-        if (State is { } state && directory.PickSiloFor(state.Type) is { } silo)
-        {
-            RequestContext.Set(IPlacementDirector.PlacementHintKey, silo);
-            this.MigrateOnIdle();
-            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
-        }
-        else
-        {
-            DeactivateOnIdle();
-        }
-    }
-
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
-
-    private void ReleaseSlot()
-    {
-        _slot?.Dispose();
-        _slot = null;
-    }
-
-    private async Task SetWakeUpAsync(TimeSpan dueTime)
-    {
-        // A zero due time skips the first tick (dotnet/orleans#9385), hence the 1 ms floor.
-        var due = dueTime < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : dueTime;
-        _noWakeUp = false;
-        _wakeUp = await this.RegisterOrUpdateReminder(WakeUpReminder, due, options.Value.RecoveryInterval);
-    }
-
     private async Task ClearWakeUpAsync()
     {
-        if (_noWakeUp && _wakeUp is null)
+        if (await WakeUp.TryClearAsync() is { } notCleared)
         {
-            return;
-        }
-
-        try
-        {
-            _wakeUp ??= await this.GetReminder(WakeUpReminder);
-            if (_wakeUp is not null)
-            {
-                await this.UnregisterReminder(_wakeUp);
-                _wakeUp = null;
-            }
-
-            _noWakeUp = true;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // Harmless: the reminder's next tick sees a terminal job and tries again.
-            _wakeUp = null;
-            LogWakeUpNotCleared(ex, Id);
-        }
-    }
-
-    /// <summary>The finished job's webhook delivery could not be enqueued: keep the wake-up, ticking soon, so its tick enqueues it.</summary>
-    private async Task KeepWakeUpForDeliveryAsync(TimeSpan dueIn)
-    {
-        try
-        {
-            await SetWakeUpAsync(dueIn);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // The old wake-up is still registered (or the write went through): a later tick enqueues the delivery.
-            _wakeUp = null;
-            webhooks.LogWakeUpNotMoved(ex, Id);
+            LogWakeUpNotCleared(notCleared, Id);
         }
     }
 
