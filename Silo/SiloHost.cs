@@ -105,7 +105,7 @@ public static class SiloHost
     /// <summary>The engine with the example job types (unless <c>Examples:Enabled</c> is false) and those <paramref name="addJobs"/> registers.</summary>
     internal static void AddJobTypes(IServiceCollection services, IConfiguration configuration, Action<JobTypeRegistryBuilder>? addJobs)
     {
-        var examples = configuration.GetSection(ExamplesOptions.SectionName).Get<ExamplesOptions>() ?? new ExamplesOptions();
+        var examples = OptionsBinding.Get<ExamplesOptions>(configuration, ExamplesOptions.SectionName);
         services.AddOrleansTasks(jobs =>
         {
             if (examples.Enabled)

@@ -214,7 +214,7 @@ public static class SiloSetup
         ArgumentNullException.ThrowIfNull(configuration);
 
         // Failure detection (ProbeTimeout, NumMissedProbesLimit, ...) is tunable without a rebuild.
-        silo.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
+        silo.Services.AddOptions<ClusterMembershipOptions>().BindSection(MembershipSection);
         var endpoints = settings.Endpoints;
         if (settings.Tls.Enabled)
         {
