@@ -61,7 +61,7 @@ public static class SiloHost
             else
             {
                 // Never the raw connection string: it may carry the Redis password.
-                SiloLog.Durable(logger, SiloSetup.ParseRedis(redis).ToString(includePassword: false));
+                SiloLog.Durable(logger, RedisConnectionOptions.Create(redis).ToString(includePassword: false));
             }
 
             if (cluster.Tls.Enabled)
