@@ -13,6 +13,7 @@ using Orleans.Connections.Security;
 using Orleans.Storage;
 using OrleansTasks.Infrastructure;
 using OrleansTasks.Hosting;
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
 

@@ -1,8 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Jobs.Store;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Bulk;
 
 /// <summary>
 /// One bulk cancel, requeue or delete. It walks the job index newest first, <see cref="PageSize"/> jobs at a time
