@@ -22,9 +22,7 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]))
 
 builder.AddOrleansTasksClient();
 builder.AddJobEvents();
-builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.SectionName)
-    .Validate(o => o.MaxRequestBytes > 0, "Api:MaxRequestBytes must be positive.")
-    .ValidateOnStart();
+builder.AddApiOptions();
 builder.AddApiSecurity();
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ApiExceptionHandler>();

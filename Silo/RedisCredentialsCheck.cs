@@ -24,7 +24,7 @@ public sealed partial class RedisCredentialsCheck(string connectionString, ILogg
 
     private async Task CheckAsync(CancellationToken cancellationToken)
     {
-        var options = SiloSetup.ParseRedis(connectionString, tlsCaPath);
+        var options = RedisConnectionOptions.Create(connectionString, tlsCaPath);
         options.AbortOnConnectFail = true;
         options.ConnectRetry = 1;
         try

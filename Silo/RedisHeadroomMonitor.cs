@@ -61,12 +61,12 @@ public sealed partial class RedisHeadroomMonitor(string connectionString, Storag
     private static long Bytes(Dictionary<string, string> memory, string key) =>
         memory.TryGetValue(key, out var value) && long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var bytes) ? bytes : 0;
 
-    [LoggerMessage(110, LogLevel.Warning, "Redis memory above the high watermark ({UsedBytes} of maxmemory {MaxBytes} bytes, watermark {Watermark:P0}): new jobs are refused with 503 until it is below")]
+    [LoggerMessage(130, LogLevel.Warning, "Redis memory above the high watermark ({UsedBytes} of maxmemory {MaxBytes} bytes, watermark {Watermark:P0}): new jobs are refused with 503 until it is below")]
     private static partial void LogAboveWatermark(ILogger logger, long usedBytes, long maxBytes, double watermark);
 
-    [LoggerMessage(111, LogLevel.Information, "Redis memory below the high watermark again ({UsedBytes} of maxmemory {MaxBytes} bytes, watermark {Watermark:P0}): new jobs are accepted")]
+    [LoggerMessage(131, LogLevel.Information, "Redis memory below the high watermark again ({UsedBytes} of maxmemory {MaxBytes} bytes, watermark {Watermark:P0}): new jobs are accepted")]
     private static partial void LogBelowWatermark(ILogger logger, long usedBytes, long maxBytes, double watermark);
 
-    [LoggerMessage(112, LogLevel.Debug, "Could not read Redis memory: {Reason}")]
+    [LoggerMessage(132, LogLevel.Debug, "Could not read Redis memory: {Reason}")]
     private static partial void LogUnreadable(ILogger logger, string reason);
 }

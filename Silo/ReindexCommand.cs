@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using OrleansTasks.Hosting;
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
 

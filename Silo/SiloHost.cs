@@ -61,7 +61,7 @@ public static class SiloHost
             else
             {
                 // Never the raw connection string: it may carry the Redis password.
-                SiloLog.Durable(logger, SiloSetup.ParseRedis(redis).ToString(includePassword: false));
+                SiloLog.Durable(logger, RedisConnectionOptions.Create(redis).ToString(includePassword: false));
             }
 
             if (cluster.Tls.Enabled)
@@ -105,7 +105,7 @@ public static class SiloHost
     /// <summary>The engine with the example job types (unless <c>Examples:Enabled</c> is false) and those <paramref name="addJobs"/> registers.</summary>
     internal static void AddJobTypes(IServiceCollection services, IConfiguration configuration, Action<JobTypeRegistryBuilder>? addJobs)
     {
-        var examples = configuration.GetSection(ExamplesOptions.SectionName).Get<ExamplesOptions>() ?? new ExamplesOptions();
+        var examples = OptionsBinding.Get<ExamplesOptions>(configuration, ExamplesOptions.SectionName);
         services.AddOrleansTasks(jobs =>
         {
             if (examples.Enabled)

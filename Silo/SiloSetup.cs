@@ -14,6 +14,7 @@ using Orleans.Connections.Security;
 using Orleans.Storage;
 using OrleansTasks.Infrastructure;
 using OrleansTasks.Hosting;
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
 
@@ -81,7 +82,7 @@ public static class SiloSetup
         }
         else
         {
-            var redisOptions = ParseRedis(redis, redisTlsCaPath);
+            var redisOptions = RedisConnectionOptions.Create(redis, redisTlsCaPath);
 
             // A refused password (or TLS certificate) stops start-up with a clear error instead of endless retries.
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp =>
@@ -132,46 +133,12 @@ public static class SiloSetup
     }
 
     /// <summary>
-    /// Redis options that survive Redis being briefly away: keep retrying instead of failing start-up. With
-    /// <paramref name="tlsCaPath"/> (<c>Redis:TlsCaPath</c>) the server's TLS certificate must chain to that CA.
-    /// </summary>
-    public static ConfigurationOptions ParseRedis(string connectionString, string? tlsCaPath = null)
-    {
-        var options = ConfigurationOptions.Parse(connectionString);
-        options.AbortOnConnectFail = false;
-        return options.TrustRedisCa(tlsCaPath);
-    }
-
-    /// <summary>
-    /// Makes <paramref name="options"/> accept only a server certificate that chains to the CA in
-    /// <paramref name="tlsCaPath"/> (<see cref="RedisTls"/>); unchanged when it is null.
-    /// </summary>
-    /// <exception cref="OrleansConfigurationException">The connection string does not turn TLS on.</exception>
-    public static ConfigurationOptions TrustRedisCa(this ConfigurationOptions options, string? tlsCaPath)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        if (string.IsNullOrWhiteSpace(tlsCaPath))
-        {
-            return options;
-        }
-
-        if (!options.Ssl)
-        {
-            // A CA for a plain-text connection would protect nothing; say so rather than let it look secure.
-            throw new OrleansConfigurationException(RedisTls.NotTlsProblem);
-        }
-
-        options.CertificateValidation += RedisTls.CreateValidation(tlsCaPath);
-        return options;
-    }
-
-    /// <summary>
     /// A connection of the silo's own that may send admin commands (CONFIG GET, INFO), kept apart from the providers'
     /// connections, which never need them.
     /// </summary>
     public static Task<ConnectionMultiplexer> ConnectAdminAsync(string connectionString, string? tlsCaPath = null)
     {
-        var options = ParseRedis(connectionString, tlsCaPath);
+        var options = RedisConnectionOptions.Create(connectionString, tlsCaPath);
         options.AllowAdmin = true;
         return ConnectionMultiplexer.ConnectAsync(options);
     }
@@ -220,7 +187,7 @@ public static class SiloSetup
         ArgumentNullException.ThrowIfNull(configuration);
 
         // Failure detection (ProbeTimeout, NumMissedProbesLimit, ...) is tunable without a rebuild.
-        silo.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
+        silo.Services.AddOptions<ClusterMembershipOptions>().BindSection(MembershipSection);
         var endpoints = settings.Endpoints;
         if (settings.Tls.Enabled)
         {
@@ -243,7 +210,7 @@ public static class SiloSetup
             o.GatewayPort = endpoints.GatewayPort;
             o.AdvertisedIPAddress = endpoints.AdvertisedIPAddress is { Length: > 0 } address ? IPAddress.Parse(address) : DefaultAdvertisedAddress();
         });
-        var redisOptions = ParseRedis(settings.Redis!, settings.RedisTlsCaPath);
+        var redisOptions = RedisConnectionOptions.Create(settings);
         return silo.UseRedisClustering(o => o.ConfigurationOptions = redisOptions);
     }
 

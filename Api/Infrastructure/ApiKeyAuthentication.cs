@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Hosting;
 
 namespace OrleansTasks.Api.Infrastructure;
 
@@ -114,7 +115,7 @@ public static class ApiSecurity
     public static WebApplicationBuilder AddApiSecurity(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddOptions<ApiKeysOptions>().BindConfiguration(ApiOptions.SectionName).ValidateOnStart();
+        builder.Services.AddOptions<ApiKeysOptions>().BindSection(ApiOptions.SectionName).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ApiKeysOptions>, ApiKeysValidator>();
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

@@ -41,7 +41,7 @@ public sealed class ApiKeyOptions
     /// <summary>Hex SHA-256 of the key's UTF-8 bytes (<c>keys new</c> prints it).</summary>
     public string? Sha256 { get; set; }
 
-    /// <summary><c>read</c>, <c>write</c> and/or <c>admin</c>.</summary>
+    /// <summary><c>read</c>, <c>write</c> and/or <c>admin</c>: a list (<c>Api:Keys:{i}:Scopes:0</c>, ...) or one value separated by commas.</summary>
     public List<string> Scopes { get; set; } = [];
 }
 
@@ -84,7 +84,7 @@ internal sealed class ApiKeysValidator : IValidateOptions<ApiKeysOptions>
 
             if (key.Scopes.Count == 0)
             {
-                failures.Add($"{label}:Scopes is empty; give one or more of read, write, admin as an array (Api:Keys:{i}:Scopes:0, Api:Keys:{i}:Scopes:1, ...; in the environment Api__Keys__{i}__Scopes__0).");
+                failures.Add($"{label}:Scopes is empty; give one or more of read, write, admin as a list (Api:Keys:{i}:Scopes:0, Api:Keys:{i}:Scopes:1, ...; in the environment Api__Keys__{i}__Scopes__0) or separated by commas (Api:Keys:{i}:Scopes=read,write).");
             }
 
             foreach (var scope in key.Scopes.Where(s => ApiKeyStore.NormalizeScope(s) is null))

@@ -15,21 +15,9 @@ public static partial class OrleansClientSetup
 
     /// <summary>
     /// The API's options for <see cref="ClusterSettings.Redis"/>, for every connection it makes (membership, live job
-    /// events): it starts while Redis is down, and with <c>Redis:TlsCaPath</c> Redis' certificate must chain to that CA
-    /// and nothing else, as on the silos (SiloSetup.TrustRedisCa).
+    /// events): the silos' own, <see cref="RedisConnectionOptions.Create(ClusterSettings)"/>.
     /// </summary>
-    public static ConfigurationOptions RedisOptions(ClusterSettings cluster)
-    {
-        ArgumentNullException.ThrowIfNull(cluster);
-        var options = ConfigurationOptions.Parse(cluster.Redis!);
-        options.AbortOnConnectFail = false;
-        if (cluster.RedisTlsCaPath is { } redisCa)
-        {
-            options.CertificateValidation += options.Ssl ? RedisTls.CreateValidation(redisCa) : throw new InvalidOperationException(RedisTls.NotTlsProblem);
-        }
-
-        return options;
-    }
+    public static ConfigurationOptions RedisOptions(ClusterSettings cluster) => RedisConnectionOptions.Create(cluster);
 
     public static WebApplicationBuilder AddOrleansTasksClient(this WebApplicationBuilder builder)
     {

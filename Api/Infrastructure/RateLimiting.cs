@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Hosting;
 
 namespace OrleansTasks.Api.Infrastructure;
 
@@ -27,7 +28,7 @@ public static class ApiRateLimiting
     public static WebApplicationBuilder AddApiRateLimiting(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddOptions<ApiRateLimitOptions>().BindConfiguration(ApiRateLimitOptions.SectionName)
+        builder.Services.AddOptions<ApiRateLimitOptions>().BindSection(ApiRateLimitOptions.SectionName)
             .Validate(o => o.PermitsPerSecond is null or > 0, "Api:RateLimit:PermitsPerSecond must be positive (or unset: no limit).")
             .Validate(o => o.Burst is null or > 0, "Api:RateLimit:Burst must be positive.")
             .Validate(o => o.Burst is null || o.PermitsPerSecond is not null, "Api:RateLimit:Burst is set but Api:RateLimit:PermitsPerSecond is not; set both, or neither for no limit.")

@@ -52,12 +52,12 @@ public sealed class ClusterSettings
     ];
 
     /// <summary>Binds and validates the settings; throws naming every bad key.</summary>
-    /// <exception cref="OptionsValidationException">A setting is out of range.</exception>
+    /// <exception cref="OptionsValidationException">A setting cannot be bound or is out of range.</exception>
     public static ClusterSettings Bind(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var settings = new ClusterSettings();
-        configuration.GetSection(SectionName).Bind(settings);
+        OptionsBinding.Bind(configuration.GetSection(SectionName), settings);
         settings.Redis = string.IsNullOrWhiteSpace(configuration[RedisKey]) ? null : configuration[RedisKey];
         settings.RedisTlsCaPath = string.IsNullOrWhiteSpace(configuration[RedisTls.CaPathKey]) ? null : configuration[RedisTls.CaPathKey];
         if (settings.Validate().ToList() is { Count: > 0 } errors)

@@ -32,7 +32,8 @@ public sealed class ClusterTls
 
     /// <summary>
     /// SHA-1 or SHA-256 thumbprints (hex) of peer certificates accepted as they are, beside or instead of
-    /// <see cref="CaPath"/> (e.g. self-signed certificates). Default: none.
+    /// <see cref="CaPath"/> (e.g. self-signed certificates): a list (<c>Orleans:Tls:Thumbprints:0</c>, ...) or one value
+    /// separated by commas (<see cref="OptionsBinding"/>). Default: none.
     /// </summary>
     public IList<string> Thumbprints { get; } = [];
 

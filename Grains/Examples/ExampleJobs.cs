@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Examples;
@@ -34,7 +35,7 @@ public static class ExampleJobs
     public static JobTypeRegistryBuilder AddExampleJobs(this JobTypeRegistryBuilder jobs)
     {
         ArgumentNullException.ThrowIfNull(jobs);
-        jobs.Services.AddOptions<ExamplesOptions>().BindConfiguration(ExamplesOptions.SectionName);
+        jobs.Services.AddOptions<ExamplesOptions>().BindSection(ExamplesOptions.SectionName);
         return jobs
             .Add<SendWelcomeEmailHandler>(o =>
             {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansTasks.Infrastructure;
+using OrleansTasks.Jobs.Store;
 
 namespace OrleansTasks.Jobs;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Hosting;
 
 namespace OrleansTasks.Jobs;
 
@@ -15,7 +16,7 @@ public static class OrleansTasksServiceCollectionExtensions
     public static IServiceCollection AddOrleansTasks(this IServiceCollection services, Action<JobTypeRegistryBuilder> configureJobs)
     {
         ArgumentNullException.ThrowIfNull(configureJobs);
-        services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.SectionName)
+        services.AddOptions<JobsOptions>().BindSection(JobsOptions.SectionName)
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JobsOptions>, JobsOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);

@@ -15,11 +15,12 @@ public sealed class WebhookOptions
     public string? Secret { get; set; }
 
     /// <summary>
-    /// Host names or IP literals, separated by commas, semicolons or spaces. When set, callbacks may go only to these
-    /// hosts (at any address they resolve to). When unset, any host may be called whose resolved addresses are
-    /// public: loopback, private, link-local and metadata addresses are refused. Default: unset.
+    /// Host names or IP literals: a list (<c>Webhooks:AllowedHosts:0</c>, ..., an appsettings.json array) or one value
+    /// separated by commas, semicolons or spaces. When set, callbacks may go only to these hosts (at any address they
+    /// resolve to). When unset, any host may be called whose resolved addresses are public: loopback, private,
+    /// link-local and metadata addresses are refused. Default: unset.
     /// </summary>
-    public string? AllowedHosts { get; set; }
+    public IList<string> AllowedHosts { get; } = [];
 
     /// <summary>How long one delivery attempt waits for the receiver's answer. Default: 10 seconds.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -34,8 +35,8 @@ public sealed class WebhookOptions
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>The hosts of <see cref="AllowedHosts"/>, normalised; empty when unset.</summary>
-    public IReadOnlySet<string> AllowedHostSet => (AllowedHosts ?? string.Empty)
-        .Split([',', ';', ' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+    public IReadOnlySet<string> AllowedHostSet => AllowedHosts
+        .SelectMany(hosts => hosts.Split([',', ';', ' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         .Select(WebhookAddressPolicy.NormalizeHost)
         .ToHashSet(StringComparer.Ordinal);
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Webhooks;
@@ -15,7 +16,7 @@ public static class WebhookRegistration
     public static JobTypeRegistryBuilder AddWebhookDeliveries(this JobTypeRegistryBuilder jobs)
     {
         ArgumentNullException.ThrowIfNull(jobs);
-        jobs.Services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.SectionName).ValidateOnStart();
+        jobs.Services.AddOptions<WebhookOptions>().BindSection(WebhookOptions.SectionName).ValidateOnStart();
         jobs.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>());
         jobs.Services.TryAddSingleton<WebhookSender>();
         jobs.Services.TryAddSingleton<WebhookDeliveries>();

@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrleansTasks.Chaos;
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 using StackExchange.Redis;
 

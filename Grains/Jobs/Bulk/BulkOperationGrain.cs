@@ -1,8 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Jobs.Store;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Bulk;
 
 /// <summary>
 /// One bulk cancel, requeue or delete. It walks the job index newest first, <see cref="PageSize"/> jobs at a time
@@ -364,15 +365,15 @@ public sealed partial class BulkOperationGrain(
         && a.CreatedBefore == b.CreatedBefore
         && string.Equals(a.IdPrefix, b.IdPrefix, StringComparison.Ordinal);
 
-    [LoggerMessage(800, LogLevel.Information, "Bulk operation {OperationId}: {Action} started over {Matched} matching jobs")]
+    [LoggerMessage(900, LogLevel.Information, "Bulk operation {OperationId}: {Action} started over {Matched} matching jobs")]
     private partial void LogStarted(string operationId, BulkAction action, long matched);
 
-    [LoggerMessage(801, LogLevel.Information, "Bulk operation {OperationId}: {Action} completed; matched {Matched}, done {Done}, failed {Failed}")]
+    [LoggerMessage(901, LogLevel.Information, "Bulk operation {OperationId}: {Action} completed; matched {Matched}, done {Done}, failed {Failed}")]
     private partial void LogCompleted(string operationId, BulkAction action, long matched, long done, long failed);
 
-    [LoggerMessage(802, LogLevel.Warning, "Bulk operation {OperationId}: a step failed; it resumes from its stored page at the next reminder tick")]
+    [LoggerMessage(902, LogLevel.Warning, "Bulk operation {OperationId}: a step failed; it resumes from its stored page at the next reminder tick")]
     private partial void LogStepFailed(Exception exception, string operationId);
 
-    [LoggerMessage(803, LogLevel.Warning, "Bulk operation {OperationId}: {Count} jobs of a page failed with an error (the first is attached) and count as failed")]
+    [LoggerMessage(903, LogLevel.Warning, "Bulk operation {OperationId}: {Count} jobs of a page failed with an error (the first is attached) and count as failed")]
     private partial void LogJobsFailed(Exception exception, string operationId, int count);
 }

@@ -1,4 +1,4 @@
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Bulk;
 
 /// <summary>
 /// A bulk operation as stored (System.Text.Json, matched by property name: add properties, never rename one).

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Placement;
+using OrleansTasks.Jobs.Store;
 
 namespace OrleansTasks.Jobs.Progress;
 

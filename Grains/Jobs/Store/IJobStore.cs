@@ -1,4 +1,4 @@
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>
 /// The job grain's storage seen from the side: listings, counts and removals over the indexes the storage keeps in

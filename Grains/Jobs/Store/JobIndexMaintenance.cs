@@ -2,7 +2,7 @@ using System.Globalization;
 using Orleans.Storage;
 using StackExchange.Redis;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>
 /// What a verify (or reindex) of the job indexes found; <see cref="Mismatches"/> is 0 when they are exact. After a fix,

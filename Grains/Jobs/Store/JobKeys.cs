@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>
 /// Where a job and its index entries live in Redis. Jobs are spread over <see cref="Partitions"/> partitions by a

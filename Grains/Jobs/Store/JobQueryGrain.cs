@@ -1,6 +1,6 @@
 using Orleans.Concurrency;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>Answers listings and counts on the silo the client reached, from the store's indexes.</summary>
 [StatelessWorker, Reentrant, GrainType("jobquery")]

@@ -1,6 +1,6 @@
 using Orleans.Storage;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>
 /// The job grain's storage when no Redis is configured: a single silo's memory, nothing durable. It answers listings

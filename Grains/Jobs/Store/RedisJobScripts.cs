@@ -1,4 +1,4 @@
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>
 /// The Lua the Redis job store runs. Each script touches one partition (one hash slot): the job key it is given and

@@ -5,7 +5,7 @@ using Orleans.Configuration;
 using Orleans.Storage;
 using StackExchange.Redis;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>
 /// The job grain's Redis storage: each write stores the job's state and moves its index entries in one script (one

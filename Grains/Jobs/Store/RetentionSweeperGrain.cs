@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansTasks.Infrastructure;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>Removes finished jobs past their retention, and the oldest beyond a cap. One per cluster.</summary>
 [Alias("OrleansTasks.IRetentionSweeperGrain")]

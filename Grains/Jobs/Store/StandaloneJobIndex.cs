@@ -6,7 +6,7 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
 
-namespace OrleansTasks.Jobs;
+namespace OrleansTasks.Jobs.Store;
 
 /// <summary>
 /// The job store and its index maintenance connected straight to Redis, without a silo: for the reindex command

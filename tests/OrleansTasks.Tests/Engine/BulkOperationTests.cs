@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
+using OrleansTasks.Jobs.Bulk;
 using OrleansTasks.Jobs;
 using OrleansTasks.Tests.Infrastructure;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 using Orleans.TestingHost;
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 using OrleansTasks.Silo;
 using OrleansTasks.Tests.Infrastructure;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using OrleansTasks.Hosting;
 using OrleansTasks.Jobs;
 using OrleansTasks.Silo;
 
@@ -171,7 +172,7 @@ public sealed class RedisClient : IAsyncDisposable
                 o.ServiceId = identity.ServiceId;
                 o.ClusterId = identity.ClusterId;
             });
-            client.UseRedisClustering(o => o.ConfigurationOptions = SiloSetup.ParseRedis(redis.ConnectionString));
+            client.UseRedisClustering(o => o.ConfigurationOptions = RedisConnectionOptions.Create(redis.ConnectionString));
             configure?.Invoke(client);
         });
         builder.Services.AddSingleton<JobClient>();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 using OrleansTasks.Tests.Infrastructure;
 

@@ -92,7 +92,7 @@ public sealed class RedisTlsTests : IDisposable
     [Fact]
     public void RedisTlsCaPathOnAConnectionWithoutTlsIsAStartUpErrorNamingTheSetting()
     {
-        var failure = Assert.ThrowsAny<Exception>(() => SiloSetup.ParseRedis("127.0.0.1:6379", _redisCa.WriteCaPem()));
+        var failure = Assert.ThrowsAny<Exception>(() => RedisConnectionOptions.Create("127.0.0.1:6379", _redisCa.WriteCaPem()));
         Assert.Contains(RedisTls.CaPathKey, failure.Message, StringComparison.Ordinal);
         Assert.Contains("ssl=true", failure.Message, StringComparison.Ordinal);
     }
@@ -159,7 +159,7 @@ public sealed class RedisTlsTests : IDisposable
             try
             {
                 // Through the production options, so "ready" also means the CA check accepts this server.
-                var options = SiloSetup.ParseRedis(redis.ConnectionString, caPem);
+                var options = RedisConnectionOptions.Create(redis.ConnectionString, caPem);
                 options.ConnectTimeout = 1000;
                 await Poll.UntilAsync(async () =>
                 {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using OrleansTasks.Hosting;
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 using OrleansTasks.Silo;
 using OrleansTasks.Tests.Infrastructure;

@@ -1,3 +1,4 @@
+using OrleansTasks.Jobs.Store;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Tests.Unit;

@@ -218,10 +218,21 @@ public sealed class WebhookGuardTests
     }
 
     private static WebhookAddressPolicy Policy(string? allowedHosts) =>
-        new(new WebhookOptions { Secret = Secret, AllowedHosts = allowedHosts });
+        new(WithHosts(new WebhookOptions { Secret = Secret }, allowedHosts));
 
     private static WebhookSender Sender(string? allowedHosts) =>
-        new(Options.Create(new WebhookOptions { Secret = Secret, AllowedHosts = allowedHosts, Timeout = TimeSpan.FromSeconds(5) }), TimeProvider.System);
+        new(Options.Create(WithHosts(new WebhookOptions { Secret = Secret, Timeout = TimeSpan.FromSeconds(5) }, allowedHosts)), TimeProvider.System);
+
+    /// <summary><paramref name="allowedHosts"/> as one entry, as the comma form binds; none when null.</summary>
+    private static WebhookOptions WithHosts(WebhookOptions options, string? allowedHosts)
+    {
+        if (allowedHosts is not null)
+        {
+            options.AllowedHosts.Add(allowedHosts);
+        }
+
+        return options;
+    }
 
     private static JobState Finished(string callbackUrl) => new()
     {
