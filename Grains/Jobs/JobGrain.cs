@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
-using OrleansTasks.Jobs.Bulk;
 using OrleansTasks.Observability;
 
 namespace OrleansTasks.Jobs;

@@ -1,3 +1,5 @@
+using OrleansTasks.Jobs.Bulk;
+
 namespace OrleansTasks.Jobs;
 
 /// <summary>Names of the storage providers the grains use.</summary>
