@@ -46,16 +46,13 @@ public sealed partial class ScheduleGrain(
     Observability.JobMetrics metrics) : Grain, IScheduleGrain, IRemindable
 {
     /// <summary>An occurrence fired at most this late counts as on time; a later one was missed (misfire policy).</summary>
-    public static readonly TimeSpan MisfireGrace = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MisfireGrace = ScheduleDecider.MisfireGrace;
 
     /// <summary>Most occurrence jobs one backfill makes.</summary>
-    public const int MaxBackfill = 1000;
+    public const int MaxBackfill = ScheduleDecider.MaxOccurrences;
 
     private const string TickReminder = "tick";
-    private const int RecentRunsKept = 20;
-
-    // Longest a timer waits before the grain looks again (far occurrences, and Orleans' timer limit).
-    private static readonly TimeSpan LongestWait = TimeSpan.FromMinutes(10);
+    private const int RecentRunsKept = ScheduleDecider.RunsKept;
 
     private IGrainTimer? _timer;
     private ScheduleSpec? _spec;
@@ -155,16 +152,12 @@ public sealed partial class ScheduleGrain(
             return Invalid("to", $"the range holds more than {MaxBackfill} occurrences; backfill it in parts.");
         }
 
-        var made = new List<string>();
-        foreach (var occurrence in occurrences)
-        {
-            // Like any occurrence, a backfilled one follows the overlap policy; it does not move LastOccurrence.
-            if (await FireAsync(occurrence, "backfill") is { JobId: { } jobId })
-            {
-                made.Add(jobId);
-            }
-        }
-
+        // Like any occurrence, a backfilled one follows the overlap policy; it does not move LastOccurrence.
+        var state = schedule.State;
+        var candidates = occurrences.Select(o => new ScheduleCandidate(o, "backfill", CandidateRule.FollowOverlap)).ToList();
+        var previous = ScheduleDecider.OverlapMatters(state) ? await PreviousJobStatusAsync(state) : null;
+        var steps = ScheduleDecider.Resolve(Id, state.Definition.Overlap, candidates, OverlapFacts.Of(state, previous), time.GetUtcNow(), JitterOf(state));
+        var made = await CarryOutAsync(candidates, steps);
         await schedule.WriteStateAsync();
         return await DoneAsync(made);
     }
@@ -204,7 +197,7 @@ public sealed partial class ScheduleGrain(
         }
 
         await FireSafelyAsync();
-        if (Live is { Buffered: null } state && Spec().Next(Max(state.LastOccurrence, state.CreatedAt)!.Value) is null)
+        if (Live is { } state && ScheduleDecider.Finished(state, Spec()))
         {
             // Past endAt with nothing waiting: no tick will ever find work again.
             await DisarmAsync();
@@ -306,7 +299,7 @@ public sealed partial class ScheduleGrain(
         return errors;
     }
 
-    /// <summary>Fires what is due: on-time occurrences, and missed ones as the misfire policy says.</summary>
+    /// <summary>Fires what is due: gathers the facts, asks <see cref="ScheduleDecider"/> and carries its steps out.</summary>
     private async Task FireDueAsync()
     {
         if (Live is not { Paused: false } state)
@@ -316,96 +309,77 @@ public sealed partial class ScheduleGrain(
 
         var now = time.GetUtcNow();
         var spec = Spec();
-        var changed = false;
+        var previous = ScheduleDecider.NeedsPreviousStatus(state, spec, now) ? await PreviousJobStatusAsync(state) : null;
+        var decision = ScheduleDecider.Decide(Id, state, spec, now, JitterOf(state), previous);
+        if (decision.Missed is { } missed)
+        {
+            metrics.OccurrencesMissed(state.Definition.Type, run: missed.Run, skipped: missed.Skipped);
+        }
 
-        // A buffered occurrence runs once the job it waited for has finished.
-        if (state.Buffered is { } buffered && !await PreviousJobRunningAsync(state))
+        if (decision.ReleaseBuffered)
         {
             schedule.State = schedule.State with { Buffered = null };
-            await FireAsync(buffered, "buffered", ignoreOverlap: true);
-            changed = true;
         }
 
-        var after = state.LastOccurrence ?? state.CreatedAt;
-        var windowStart = Max(after, now - state.Definition.CatchUpWindow - MisfireGrace)!.Value;
-        if (spec.Next(after) is { } first && first <= now)
+        await CarryOutAsync(decision.Candidates, decision.Steps);
+        if (decision.LastOccurrence is { } last)
         {
-            // Only the occurrences inside the catch-up window can matter, and of those at most the newest 1,000.
-            var due = spec.LatestBetween(windowStart, now, MaxBackfill);
-            var missed = due.Where(o => now - o > MisfireGrace).ToList();
-            var onTime = due.Where(o => now - o <= MisfireGrace).ToList();
-            var fire = state.Definition.Misfire switch
-            {
-                MisfirePolicy.RunAll => missed,
-                MisfirePolicy.RunOnce => missed.Count > 0 ? [missed[^1]] : [],
-                _ => [],
-            };
-            metrics.OccurrencesMissed(state.Definition.Type, run: fire.Count, skipped: missed.Count - fire.Count);
-            foreach (var skipped in missed.Except(fire).TakeLast(RecentRunsKept))
-            {
-                schedule.State = Record(schedule.State, new ScheduleRun
-                {
-                    Occurrence = skipped,
-                    Skipped = $"missed while no silo could fire it (misfire: {state.Definition.Misfire})",
-                    Kind = "catchUp",
-                    FiredAt = now,
-                });
-            }
-
-            foreach (var occurrence in fire)
-            {
-                await FireAsync(occurrence, "catchUp");
-            }
-
-            foreach (var occurrence in onTime)
-            {
-                await FireAsync(occurrence, "scheduled");
-            }
-
-            // Everything up to now is handled, fired or not: never again (what lay before the window is let go).
-            schedule.State = schedule.State with { LastOccurrence = due.Count > 0 ? Max(due[^1], after) : now };
-            changed = true;
+            schedule.State = schedule.State with { LastOccurrence = last };
         }
 
-        if (changed)
+        if (decision.Changed)
         {
             await schedule.WriteStateAsync();
         }
     }
 
-    /// <summary>Enqueues the occurrence's job, unless the overlap policy says otherwise; records what happened.</summary>
-    private async Task<ScheduleRun> FireAsync(DateTimeOffset occurrence, string kind, bool ignoreOverlap = false)
+    /// <summary>
+    /// Carries out the steps in order, recording each as a run; returns the ids of the jobs made. When an enqueue
+    /// shows the decider's assumption wrong (no job was made, or it existed and has finished), the remaining candidates
+    /// are decided again on the facts as they now are.
+    /// </summary>
+    private async Task<List<string>> CarryOutAsync(IReadOnlyList<ScheduleCandidate> candidates, IReadOnlyList<ScheduleStep> steps)
     {
-        var state = schedule.State;
-        var now = time.GetUtcNow();
-        if (!ignoreOverlap && state.Definition.Overlap != OverlapPolicy.Allow && state.LastJobId is { } previous
-            && await PreviousJobRunningAsync(state))
+        var made = new List<string>();
+        for (var i = 0; i < steps.Count; i++)
         {
-            switch (state.Definition.Overlap)
+            var now = time.GetUtcNow();
+            switch (steps[i])
             {
-                case OverlapPolicy.Skip:
-                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = $"overlap: the previous job {previous} has not finished" });
-                case OverlapPolicy.BufferOne when state.Buffered is null:
-                    schedule.State = state with { Buffered = occurrence };
-                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = $"buffered: runs when {previous} finishes" });
-                case OverlapPolicy.BufferOne:
-                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = "overlap: an occurrence is already buffered" });
-                case OverlapPolicy.CancelOther:
-                    await GrainFactory.GetGrain<IJobGrain>(previous).CancelAsync();
+                case ScheduleStep.Skip skip:
+                    schedule.State = Record(schedule.State, new ScheduleRun { Occurrence = skip.Occurrence, Kind = skip.Kind, FiredAt = now, Skipped = skip.Reason });
+                    break;
+                case ScheduleStep.Buffer buffer:
+                    schedule.State = Record(schedule.State with { Buffered = buffer.Occurrence }, new ScheduleRun { Occurrence = buffer.Occurrence, Kind = buffer.Kind, FiredAt = now, Skipped = buffer.Reason });
+                    break;
+                case ScheduleStep.Enqueue enqueue:
+                    if (enqueue.CancelFirst is { } previous)
+                    {
+                        await GrainFactory.GetGrain<IJobGrain>(previous).CancelAsync();
+                    }
+
+                    var state = schedule.State;
+                    var run = await EnqueueAsync(state, enqueue.JobId, enqueue.Occurrence, enqueue.RunAt ?? now, enqueue.Kind);
+                    schedule.State = Record(schedule.State, run) with { LastJobId = run.JobId ?? schedule.State.LastJobId };
+                    if (run.JobId is { } jobId)
+                    {
+                        made.Add(jobId);
+                    }
+
+                    if (i + 1 < steps.Count && (run.JobId is null || run.Status is { } status && status.IsTerminal()))
+                    {
+                        var facts = run.JobId is null
+                            ? OverlapFacts.Of(schedule.State, await PreviousJobStatusAsync(schedule.State))
+                            : OverlapFacts.Of(schedule.State, run.Status);
+                        var rest = candidates.Skip(i + 1).ToList();
+                        steps = [.. steps.Take(i + 1), .. ScheduleDecider.Resolve(Id, state.Definition.Overlap, rest, facts, now, JitterOf(state))];
+                    }
+
                     break;
             }
         }
 
-        var runAt = occurrence + ScheduleSpec.JitterFor(Id, occurrence, state.Definition.Jitter);
-        var run = await EnqueueAsync(state, ScheduleId.JobIdFor(Id, occurrence), occurrence, runAt, kind);
-        schedule.State = schedule.State with { LastJobId = run.JobId ?? schedule.State.LastJobId };
-        return Keep(run);
-
-        ScheduleRun Keep(ScheduleRun r)
-        {
-            schedule.State = Record(schedule.State, r);
-            return r;
-        }
+        return made;
     }
 
     private async Task<ScheduleRun> EnqueueAsync(ScheduleState state, string jobId, DateTimeOffset occurrence, DateTimeOffset runAt, string kind)
@@ -428,36 +402,28 @@ public sealed partial class ScheduleGrain(
         }
     }
 
-    private async Task<bool> PreviousJobRunningAsync(ScheduleState state) =>
-        state.LastJobId is { } previous
-        && await GrainFactory.GetGrain<IJobGrain>(previous).GetSnapshotAsync() is { } job
-        && !job.Status.IsTerminal();
+    /// <summary>The status of the schedule's latest job; null when there is none or it is gone.</summary>
+    private async Task<JobStatus?> PreviousJobStatusAsync(ScheduleState state) =>
+        state.LastJobId is { } previous ? (await GrainFactory.GetGrain<IJobGrain>(previous).GetSnapshotAsync())?.Status : null;
 
-    /// <summary>A one-shot timer for the next instant to look at: the next occurrence, or soon while one is buffered.</summary>
+    private Func<DateTimeOffset, TimeSpan> JitterOf(ScheduleState state)
+    {
+        var (id, jitter) = (Id, state.Definition.Jitter);
+        return occurrence => ScheduleSpec.JitterFor(id, occurrence, jitter);
+    }
+
+    /// <summary>A one-shot timer for the next instant to look at (see <see cref="ScheduleDecider.WakeAt"/>).</summary>
     private void Arm(TimeSpan minimumWait = default)
     {
         _timer?.Dispose();
         _timer = null;
-        if (Live is not { Paused: false } state)
-        {
-            return;
-        }
-
         var now = time.GetUtcNow();
-        var next = Spec().Next(Max(state.LastOccurrence, state.CreatedAt)!.Value);
-        if (next is null && state.Buffered is null)
+        if (Live is not { Paused: false } state || ScheduleDecider.WakeAt(state, Spec(), now, minimumWait) is not { } wakeAt)
         {
             return;
         }
 
-        var wait = next is { } n ? n - now : LongestWait;
-        if (state.Buffered is not null && wait > TimeSpan.FromSeconds(1))
-        {
-            // Look again soon for the job the buffered occurrence waits for.
-            wait = TimeSpan.FromSeconds(1);
-        }
-
-        wait = wait < minimumWait ? minimumWait : wait > LongestWait ? LongestWait : wait;
+        var wait = wakeAt - now;
         _timer = this.RegisterGrainTimer(async () =>
         {
             // After a failure (storage down) the next try waits a second rather than spinning.
