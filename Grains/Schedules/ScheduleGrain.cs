@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Infrastructure;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Schedules;
@@ -37,7 +38,7 @@ public sealed record ScheduleState
 /// </summary>
 [GrainType("schedule")]
 public sealed partial class ScheduleGrain(
-    [PersistentState("schedule", StorageNames.Schedules)] IPersistentState<ScheduleState> schedule,
+    [PersistentState("schedule", StorageNames.Schedules)] IPersistentState<ScheduleState> storage,
     JobTypeRegistry registry,
     JobTypeDirectory directory,
     IOptions<JobsOptions> options,
@@ -54,15 +55,18 @@ public sealed partial class ScheduleGrain(
     private const string TickReminder = "tick";
     private const int RecentRunsKept = ScheduleDecider.RunsKept;
 
-    private IGrainTimer? _timer;
-    private ScheduleSpec? _spec;
+    // Every command and every firing is a change of this state: a failed write puts memory back and has storage read
+    // again before the next decision.
+    private readonly StoredState<ScheduleState> _schedule = new(storage);
 
-    // Set when firing failed part-way: storage may hold less than memory, so it is read again first.
-    private bool _stale;
+    private IGrainTimer? _timer;
+
+    // The recurrence of the definition it was parsed from (a new definition, or one read again, parses anew).
+    private (ScheduleDefinition Definition, ScheduleSpec Spec)? _spec;
 
     private string Id => this.GetPrimaryKeyString();
 
-    private ScheduleState? Live => schedule.RecordExists && !schedule.State.Deleted ? schedule.State : null;
+    private ScheduleState? Live => _schedule.RecordExists && !_schedule.State.Deleted ? _schedule.State : null;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -74,7 +78,8 @@ public sealed partial class ScheduleGrain(
 
     public async Task<ScheduleResult> UpsertFromCodeAsync(ScheduleDefinition definition, string codeHash)
     {
-        if (schedule.RecordExists && schedule.State.CodeHash == codeHash)
+        await _schedule.RefreshIfStaleAsync();
+        if (_schedule.RecordExists && _schedule.State.CodeHash == codeHash)
         {
             return new ScheduleResult { Outcome = ScheduleOutcome.Unchanged, Snapshot = Live is null ? null : await SnapshotAsync() };
         }
@@ -82,17 +87,21 @@ public sealed partial class ScheduleGrain(
         return await ApplyDefinitionAsync(definition, codeHash);
     }
 
-    public async Task<ScheduleSnapshot?> GetAsync() => Live is null ? null : await SnapshotAsync();
+    public async Task<ScheduleSnapshot?> GetAsync()
+    {
+        await _schedule.RefreshIfStaleAsync();
+        return Live is null ? null : await SnapshotAsync();
+    }
 
     public async Task<ScheduleResult> PauseAsync(string? note)
     {
+        await _schedule.RefreshIfStaleAsync();
         if (Live is not { } state)
         {
             return NotFound();
         }
 
-        schedule.State = state with { Paused = true, Note = note, UpdatedAt = time.GetUtcNow() };
-        await schedule.WriteStateAsync();
+        await _schedule.WriteAsync(state with { Paused = true, Note = note, UpdatedAt = time.GetUtcNow() });
         await DisarmAsync();
         LogPaused(Id, note);
         return await DoneAsync();
@@ -100,6 +109,7 @@ public sealed partial class ScheduleGrain(
 
     public async Task<ScheduleResult> ResumeAsync()
     {
+        await _schedule.RefreshIfStaleAsync();
         if (Live is not { } state)
         {
             return NotFound();
@@ -109,8 +119,7 @@ public sealed partial class ScheduleGrain(
         {
             // Occurrences that fell while paused are not caught up: the schedule goes on from now.
             var now = time.GetUtcNow();
-            schedule.State = state with { Paused = false, UpdatedAt = now, LastOccurrence = Max(state.LastOccurrence, now) };
-            await schedule.WriteStateAsync();
+            await _schedule.WriteAsync(state with { Paused = false, UpdatedAt = now, LastOccurrence = Max(state.LastOccurrence, now) });
             LogResumed(Id);
         }
 
@@ -121,6 +130,7 @@ public sealed partial class ScheduleGrain(
 
     public async Task<ScheduleResult> TriggerAsync()
     {
+        await _schedule.RefreshIfStaleAsync();
         if (Live is not { } state)
         {
             return NotFound();
@@ -129,14 +139,14 @@ public sealed partial class ScheduleGrain(
         var now = time.GetUtcNow();
         var jobId = ScheduleId.ManualJobIdFor(Id, now);
         var run = await EnqueueAsync(state, jobId, now, now, "manual");
-        schedule.State = Record(schedule.State, run) with { LastJobId = run.JobId ?? schedule.State.LastJobId };
-        await schedule.WriteStateAsync();
+        await _schedule.WriteAsync(Record(state, run) with { LastJobId = run.JobId ?? state.LastJobId });
         return await DoneAsync(run.JobId is null ? [] : [run.JobId]);
     }
 
     public async Task<ScheduleResult> BackfillAsync(DateTimeOffset from, DateTimeOffset to)
     {
-        if (Live is null)
+        await _schedule.RefreshIfStaleAsync();
+        if (Live is not { } state)
         {
             return NotFound();
         }
@@ -153,32 +163,35 @@ public sealed partial class ScheduleGrain(
         }
 
         // Like any occurrence, a backfilled one follows the overlap policy; it does not move LastOccurrence.
-        var state = schedule.State;
         var candidates = occurrences.Select(o => new ScheduleCandidate(o, "backfill", CandidateRule.FollowOverlap)).ToList();
         var previous = ScheduleDecider.OverlapMatters(state) ? await PreviousJobStatusAsync(state) : null;
         var steps = ScheduleDecider.Resolve(Id, state.Definition.Overlap, candidates, OverlapFacts.Of(state, previous), time.GetUtcNow(), JitterOf(state));
-        var made = await CarryOutAsync(candidates, steps);
-        await schedule.WriteStateAsync();
+        var made = await _schedule.ChangeAsync(async () =>
+        {
+            var jobs = await CarryOutAsync(candidates, steps);
+            await _schedule.WriteStateAsync();
+            return jobs;
+        });
         return await DoneAsync(made);
     }
 
     public async Task<bool> DeleteAsync()
     {
-        if (Live is null)
+        await _schedule.RefreshIfStaleAsync();
+        if (Live is not { } state)
         {
             return false;
         }
 
         await DisarmAsync();
-        if (schedule.State.CodeHash is not null)
+        if (state.CodeHash is not null)
         {
             // Declared in code: remember the deletion, or the next silo start would bring it back.
-            schedule.State = schedule.State with { Deleted = true, UpdatedAt = time.GetUtcNow() };
-            await schedule.WriteStateAsync();
+            await _schedule.WriteAsync(state with { Deleted = true, UpdatedAt = time.GetUtcNow() });
         }
         else
         {
-            await schedule.ClearStateAsync();
+            await _schedule.ClearAsync();
         }
 
         await GrainFactory.GetGrain<IScheduleDirectoryGrain>(0).RemoveAsync(Id);
@@ -189,6 +202,8 @@ public sealed partial class ScheduleGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        // Decided on what storage holds: a paused or deleted schedule in stale memory must not drop its reminder.
+        await _schedule.RefreshIfStaleAsync();
         if (Live is not { Paused: false })
         {
             // Deleted or paused: the tick has nothing to drive.
@@ -209,20 +224,14 @@ public sealed partial class ScheduleGrain(
     {
         try
         {
-            if (_stale)
-            {
-                await schedule.ReadStateAsync();
-                _spec = null;
-                _stale = false;
-            }
+            await _schedule.RefreshIfStaleAsync();
 
-            await FireDueAsync();
+            // Memory goes back to the state before on a failure; occurrence job ids keep a retry from making a second job.
+            await _schedule.ChangeAsync(FireDueAsync);
             return true;
         }
         catch (Exception ex)
         {
-            // Memory may be ahead of storage now; occurrence job ids keep a retry from making a second job.
-            _stale = true;
             LogFireFailed(ex, Id);
             return false;
         }
@@ -231,6 +240,7 @@ public sealed partial class ScheduleGrain(
     private async Task<ScheduleResult> ApplyDefinitionAsync(ScheduleDefinition definition, string? codeHash)
     {
         ArgumentNullException.ThrowIfNull(definition);
+        await _schedule.RefreshIfStaleAsync();
         var errors = await ValidateAsync(definition);
         if (errors.Count > 0)
         {
@@ -251,7 +261,7 @@ public sealed partial class ScheduleGrain(
             await GrainFactory.GetGrain<IScheduleDirectoryGrain>(0).AddAsync(Id);
         }
 
-        schedule.State = existing is null
+        await _schedule.WriteAsync(existing is null
             ? new ScheduleState
             {
                 Definition = definition,
@@ -260,13 +270,11 @@ public sealed partial class ScheduleGrain(
                 LastOccurrence = now,
                 // A code-declared schedule deleted and re-created keeps its code hash (so start-ups do not undo an API
                 // change), and starts afresh otherwise: not paused.
-                CodeHash = codeHash ?? (schedule.RecordExists ? schedule.State.CodeHash : null),
+                CodeHash = codeHash ?? (_schedule.RecordExists ? _schedule.State.CodeHash : null),
             }
-            : existing with { Definition = definition, UpdatedAt = now, CodeHash = codeHash ?? existing.CodeHash, Deleted = false };
-        await schedule.WriteStateAsync();
-        _spec = null;
+            : existing with { Definition = definition, UpdatedAt = now, CodeHash = codeHash ?? existing.CodeHash, Deleted = false });
         LogUpserted(Id, existing is null ? "created" : "replaced");
-        if (!schedule.State.Paused)
+        if (!_schedule.State.Paused)
         {
             await EnsureReminderAsync();
             Arm();
@@ -318,18 +326,18 @@ public sealed partial class ScheduleGrain(
 
         if (decision.ReleaseBuffered)
         {
-            schedule.State = schedule.State with { Buffered = null };
+            _schedule.State = _schedule.State with { Buffered = null };
         }
 
         await CarryOutAsync(decision.Candidates, decision.Steps);
         if (decision.LastOccurrence is { } last)
         {
-            schedule.State = schedule.State with { LastOccurrence = last };
+            _schedule.State = _schedule.State with { LastOccurrence = last };
         }
 
         if (decision.Changed)
         {
-            await schedule.WriteStateAsync();
+            await _schedule.WriteStateAsync();
         }
     }
 
@@ -347,10 +355,10 @@ public sealed partial class ScheduleGrain(
             switch (steps[i])
             {
                 case ScheduleStep.Skip skip:
-                    schedule.State = Record(schedule.State, new ScheduleRun { Occurrence = skip.Occurrence, Kind = skip.Kind, FiredAt = now, Skipped = skip.Reason });
+                    _schedule.State = Record(_schedule.State, new ScheduleRun { Occurrence = skip.Occurrence, Kind = skip.Kind, FiredAt = now, Skipped = skip.Reason });
                     break;
                 case ScheduleStep.Buffer buffer:
-                    schedule.State = Record(schedule.State with { Buffered = buffer.Occurrence }, new ScheduleRun { Occurrence = buffer.Occurrence, Kind = buffer.Kind, FiredAt = now, Skipped = buffer.Reason });
+                    _schedule.State = Record(_schedule.State with { Buffered = buffer.Occurrence }, new ScheduleRun { Occurrence = buffer.Occurrence, Kind = buffer.Kind, FiredAt = now, Skipped = buffer.Reason });
                     break;
                 case ScheduleStep.Enqueue enqueue:
                     if (enqueue.CancelFirst is { } previous)
@@ -358,9 +366,9 @@ public sealed partial class ScheduleGrain(
                         await GrainFactory.GetGrain<IJobGrain>(previous).CancelAsync();
                     }
 
-                    var state = schedule.State;
+                    var state = _schedule.State;
                     var run = await EnqueueAsync(state, enqueue.JobId, enqueue.Occurrence, enqueue.RunAt ?? now, enqueue.Kind);
-                    schedule.State = Record(schedule.State, run) with { LastJobId = run.JobId ?? schedule.State.LastJobId };
+                    _schedule.State = Record(_schedule.State, run) with { LastJobId = run.JobId ?? _schedule.State.LastJobId };
                     if (run.JobId is { } jobId)
                     {
                         made.Add(jobId);
@@ -369,8 +377,8 @@ public sealed partial class ScheduleGrain(
                     if (i + 1 < steps.Count && (run.JobId is null || run.Status is { } status && status.IsTerminal()))
                     {
                         var facts = run.JobId is null
-                            ? OverlapFacts.Of(schedule.State, await PreviousJobStatusAsync(schedule.State))
-                            : OverlapFacts.Of(schedule.State, run.Status);
+                            ? OverlapFacts.Of(_schedule.State, await PreviousJobStatusAsync(_schedule.State))
+                            : OverlapFacts.Of(_schedule.State, run.Status);
                         var rest = candidates.Skip(i + 1).ToList();
                         steps = [.. steps.Take(i + 1), .. ScheduleDecider.Resolve(Id, state.Definition.Overlap, rest, facts, now, JitterOf(state))];
                     }
@@ -448,12 +456,22 @@ public sealed partial class ScheduleGrain(
         }
     }
 
-    private ScheduleSpec Spec() => _spec ??= ScheduleSpec.Of(schedule.State.Definition).Spec
-        ?? throw new InvalidOperationException($"Schedule '{Id}' holds a definition that no longer parses.");
+    private ScheduleSpec Spec()
+    {
+        var definition = _schedule.State.Definition;
+        if (_spec is not { } cached || !ReferenceEquals(cached.Definition, definition))
+        {
+            var spec = ScheduleSpec.Of(definition).Spec
+                ?? throw new InvalidOperationException($"Schedule '{Id}' holds a definition that no longer parses.");
+            _spec = cached = (definition, spec);
+        }
+
+        return cached.Spec;
+    }
 
     private async Task<ScheduleSnapshot> SnapshotAsync()
     {
-        var state = schedule.State;
+        var state = _schedule.State;
         var next = new List<DateTimeOffset>();
         var cursor = Max(state.LastOccurrence, time.GetUtcNow())!.Value;
         while (next.Count < 5 && Spec().Next(cursor) is { } n)
