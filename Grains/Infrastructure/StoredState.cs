@@ -11,8 +11,9 @@ namespace OrleansTasks.Infrastructure;
 /// <item><see cref="ChangeAsync(Func{Task})"/> runs a change: any mutations of <see cref="State"/>, the writes
 /// (<see cref="WriteStateAsync"/>, <see cref="ClearStateAsync"/>) and whatever other calls it makes. While it runs,
 /// <see cref="Visible"/> is the state before it (for queries that interleave with it). If it throws,
-/// <see cref="State"/> is put back to what it was before, the state is marked stale (<paramref name="onStale"/> runs),
-/// and the exception is rethrown. A change inside a change is part of the outer one.</item>
+/// <see cref="State"/> is put back to what it was before, the state is marked stale, and the exception is rethrown.
+/// A change inside a change is part of the outer one. Anything else the grain derived from storage (a cached reminder
+/// handle: <see cref="ReminderSlot.Forget"/>) is the grain's to forget, in a catch around the change.</item>
 /// <item><see cref="WriteAsync"/> and <see cref="ClearAsync"/> are one-write changes.</item>
 /// <item><see cref="RefreshIfStaleAsync"/> reads storage again when stale; call it before deciding anything from
 /// <see cref="State"/>. <see cref="ReadAsync"/> reads unconditionally (for example, to decide "no record" only on a
@@ -26,9 +27,7 @@ namespace OrleansTasks.Infrastructure;
 /// </remarks>
 /// <typeparam name="T">The state type.</typeparam>
 /// <param name="storage">The grain's persistent state.</param>
-/// <param name="onStale">Runs whenever the state becomes stale: forget whatever else was derived from storage (a
-/// cached reminder handle, say), or let the activation go.</param>
-public sealed class StoredState<T>(IPersistentState<T> storage, Action? onStale = null)
+public sealed class StoredState<T>(IPersistentState<T> storage)
     where T : class
 {
     private int _depth;
@@ -113,11 +112,7 @@ public sealed class StoredState<T>(IPersistentState<T> storage, Action? onStale 
     public Task ClearStateAsync() => storage.ClearStateAsync();
 
     /// <summary>Marks memory as not to be trusted until read again.</summary>
-    public void MarkStale()
-    {
-        IsStale = true;
-        onStale?.Invoke();
-    }
+    public void MarkStale() => IsStale = true;
 
     /// <summary>Reads storage when stale; true when it read.</summary>
     public async Task<bool> RefreshIfStaleAsync()

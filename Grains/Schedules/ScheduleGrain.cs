@@ -59,6 +59,10 @@ public sealed partial class ScheduleGrain(
     // again before the next decision.
     private readonly StoredState<ScheduleState> _schedule = new(storage);
 
+    // The durable promise that brings the schedule back after a crash; removing it is best effort (a leftover tick on
+    // a paused or deleted schedule removes it again).
+    private readonly ReminderSlot _tick = new(TickReminder);
+
     private IGrainTimer? _timer;
 
     // The recurrence of the definition it was parsed from (a new definition, or one read again, parses anew).
@@ -202,6 +206,7 @@ public sealed partial class ScheduleGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        _tick.Ticked();
         // Decided on what storage holds: a paused or deleted schedule in stale memory must not drop its reminder.
         await _schedule.RefreshIfStaleAsync();
         if (Live is not { Paused: false })
@@ -443,16 +448,16 @@ public sealed partial class ScheduleGrain(
     private async Task EnsureReminderAsync()
     {
         var period = options.Value.RecoveryInterval;
-        await this.RegisterOrUpdateReminder(TickReminder, period, period);
+        await _tick.SetAsync(this, period, period);
     }
 
     private async Task DisarmAsync()
     {
         _timer?.Dispose();
         _timer = null;
-        if (await this.GetReminder(TickReminder) is { } reminder)
+        if (await _tick.RemoveAsync(this) is { } error)
         {
-            await this.UnregisterReminder(reminder);
+            LogTickNotRemoved(error, Id);
         }
     }
 
@@ -536,6 +541,9 @@ public sealed partial class ScheduleGrain(
 
     [LoggerMessage(807, LogLevel.Warning, "Schedule {ScheduleId} could not fire what is due; retrying")]
     private partial void LogFireFailed(Exception exception, string scheduleId);
+
+    [LoggerMessage(808, LogLevel.Warning, "Schedule {ScheduleId} could not remove its reminder; its next tick tries again")]
+    private partial void LogTickNotRemoved(Exception exception, string scheduleId);
 
     [LoggerMessage(806, LogLevel.Error, "Schedule {ScheduleId} declared in code is invalid and was not applied: {Errors}")]
     private partial void LogInvalidCodeSchedule(string scheduleId, string errors);
