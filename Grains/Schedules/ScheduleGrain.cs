@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Infrastructure;
 using OrleansTasks.Jobs;
 
 namespace OrleansTasks.Schedules;
@@ -37,7 +38,7 @@ public sealed record ScheduleState
 /// </summary>
 [GrainType("schedule")]
 public sealed partial class ScheduleGrain(
-    [PersistentState("schedule", StorageNames.Schedules)] IPersistentState<ScheduleState> schedule,
+    [PersistentState("schedule", StorageNames.Schedules)] IPersistentState<ScheduleState> storage,
     JobTypeRegistry registry,
     JobTypeDirectory directory,
     IOptions<JobsOptions> options,
@@ -46,26 +47,30 @@ public sealed partial class ScheduleGrain(
     Observability.JobMetrics metrics) : Grain, IScheduleGrain, IRemindable
 {
     /// <summary>An occurrence fired at most this late counts as on time; a later one was missed (misfire policy).</summary>
-    public static readonly TimeSpan MisfireGrace = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MisfireGrace = ScheduleDecider.MisfireGrace;
 
     /// <summary>Most occurrence jobs one backfill makes.</summary>
-    public const int MaxBackfill = 1000;
+    public const int MaxBackfill = ScheduleDecider.MaxOccurrences;
 
     private const string TickReminder = "tick";
-    private const int RecentRunsKept = 20;
+    private const int RecentRunsKept = ScheduleDecider.RunsKept;
 
-    // Longest a timer waits before the grain looks again (far occurrences, and Orleans' timer limit).
-    private static readonly TimeSpan LongestWait = TimeSpan.FromMinutes(10);
+    // Every command and every firing is a change of this state: a failed write puts memory back and has storage read
+    // again before the next decision.
+    private readonly StoredState<ScheduleState> _schedule = new(storage);
+
+    // The durable promise that brings the schedule back after a crash; removing it is best effort (a leftover tick on
+    // a paused or deleted schedule removes it again).
+    private readonly ReminderSlot _tick = new(TickReminder);
 
     private IGrainTimer? _timer;
-    private ScheduleSpec? _spec;
 
-    // Set when firing failed part-way: storage may hold less than memory, so it is read again first.
-    private bool _stale;
+    // The recurrence of the definition it was parsed from (a new definition, or one read again, parses anew).
+    private (ScheduleDefinition Definition, ScheduleSpec Spec)? _spec;
 
     private string Id => this.GetPrimaryKeyString();
 
-    private ScheduleState? Live => schedule.RecordExists && !schedule.State.Deleted ? schedule.State : null;
+    private ScheduleState? Live => _schedule.RecordExists && !_schedule.State.Deleted ? _schedule.State : null;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -77,7 +82,8 @@ public sealed partial class ScheduleGrain(
 
     public async Task<ScheduleResult> UpsertFromCodeAsync(ScheduleDefinition definition, string codeHash)
     {
-        if (schedule.RecordExists && schedule.State.CodeHash == codeHash)
+        await _schedule.RefreshIfStaleAsync();
+        if (_schedule.RecordExists && _schedule.State.CodeHash == codeHash)
         {
             return new ScheduleResult { Outcome = ScheduleOutcome.Unchanged, Snapshot = Live is null ? null : await SnapshotAsync() };
         }
@@ -85,17 +91,21 @@ public sealed partial class ScheduleGrain(
         return await ApplyDefinitionAsync(definition, codeHash);
     }
 
-    public async Task<ScheduleSnapshot?> GetAsync() => Live is null ? null : await SnapshotAsync();
+    public async Task<ScheduleSnapshot?> GetAsync()
+    {
+        await _schedule.RefreshIfStaleAsync();
+        return Live is null ? null : await SnapshotAsync();
+    }
 
     public async Task<ScheduleResult> PauseAsync(string? note)
     {
+        await _schedule.RefreshIfStaleAsync();
         if (Live is not { } state)
         {
             return NotFound();
         }
 
-        schedule.State = state with { Paused = true, Note = note, UpdatedAt = time.GetUtcNow() };
-        await schedule.WriteStateAsync();
+        await _schedule.WriteAsync(state with { Paused = true, Note = note, UpdatedAt = time.GetUtcNow() });
         await DisarmAsync();
         LogPaused(Id, note);
         return await DoneAsync();
@@ -103,6 +113,7 @@ public sealed partial class ScheduleGrain(
 
     public async Task<ScheduleResult> ResumeAsync()
     {
+        await _schedule.RefreshIfStaleAsync();
         if (Live is not { } state)
         {
             return NotFound();
@@ -112,8 +123,7 @@ public sealed partial class ScheduleGrain(
         {
             // Occurrences that fell while paused are not caught up: the schedule goes on from now.
             var now = time.GetUtcNow();
-            schedule.State = state with { Paused = false, UpdatedAt = now, LastOccurrence = Max(state.LastOccurrence, now) };
-            await schedule.WriteStateAsync();
+            await _schedule.WriteAsync(state with { Paused = false, UpdatedAt = now, LastOccurrence = Max(state.LastOccurrence, now) });
             LogResumed(Id);
         }
 
@@ -124,6 +134,7 @@ public sealed partial class ScheduleGrain(
 
     public async Task<ScheduleResult> TriggerAsync()
     {
+        await _schedule.RefreshIfStaleAsync();
         if (Live is not { } state)
         {
             return NotFound();
@@ -132,14 +143,14 @@ public sealed partial class ScheduleGrain(
         var now = time.GetUtcNow();
         var jobId = ScheduleId.ManualJobIdFor(Id, now);
         var run = await EnqueueAsync(state, jobId, now, now, "manual");
-        schedule.State = Record(schedule.State, run) with { LastJobId = run.JobId ?? schedule.State.LastJobId };
-        await schedule.WriteStateAsync();
+        await _schedule.WriteAsync(Record(state, run) with { LastJobId = run.JobId ?? state.LastJobId });
         return await DoneAsync(run.JobId is null ? [] : [run.JobId]);
     }
 
     public async Task<ScheduleResult> BackfillAsync(DateTimeOffset from, DateTimeOffset to)
     {
-        if (Live is null)
+        await _schedule.RefreshIfStaleAsync();
+        if (Live is not { } state)
         {
             return NotFound();
         }
@@ -155,37 +166,36 @@ public sealed partial class ScheduleGrain(
             return Invalid("to", $"the range holds more than {MaxBackfill} occurrences; backfill it in parts.");
         }
 
-        var made = new List<string>();
-        foreach (var occurrence in occurrences)
+        // Like any occurrence, a backfilled one follows the overlap policy; it does not move LastOccurrence.
+        var candidates = occurrences.Select(o => new ScheduleCandidate(o, "backfill", CandidateRule.FollowOverlap)).ToList();
+        var previous = ScheduleDecider.OverlapMatters(state) ? await PreviousJobStatusAsync(state) : null;
+        var steps = ScheduleDecider.Resolve(Id, state.Definition.Overlap, candidates, OverlapFacts.Of(state, previous), time.GetUtcNow(), JitterOf(state));
+        var made = await _schedule.ChangeAsync(async () =>
         {
-            // Like any occurrence, a backfilled one follows the overlap policy; it does not move LastOccurrence.
-            if (await FireAsync(occurrence, "backfill") is { JobId: { } jobId })
-            {
-                made.Add(jobId);
-            }
-        }
-
-        await schedule.WriteStateAsync();
+            var jobs = await CarryOutAsync(candidates, steps);
+            await _schedule.WriteStateAsync();
+            return jobs;
+        });
         return await DoneAsync(made);
     }
 
     public async Task<bool> DeleteAsync()
     {
-        if (Live is null)
+        await _schedule.RefreshIfStaleAsync();
+        if (Live is not { } state)
         {
             return false;
         }
 
         await DisarmAsync();
-        if (schedule.State.CodeHash is not null)
+        if (state.CodeHash is not null)
         {
             // Declared in code: remember the deletion, or the next silo start would bring it back.
-            schedule.State = schedule.State with { Deleted = true, UpdatedAt = time.GetUtcNow() };
-            await schedule.WriteStateAsync();
+            await _schedule.WriteAsync(state with { Deleted = true, UpdatedAt = time.GetUtcNow() });
         }
         else
         {
-            await schedule.ClearStateAsync();
+            await _schedule.ClearAsync();
         }
 
         await GrainFactory.GetGrain<IScheduleDirectoryGrain>(0).RemoveAsync(Id);
@@ -196,6 +206,9 @@ public sealed partial class ScheduleGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        _tick.Ticked();
+        // Decided on what storage holds: a paused or deleted schedule in stale memory must not drop its reminder.
+        await _schedule.RefreshIfStaleAsync();
         if (Live is not { Paused: false })
         {
             // Deleted or paused: the tick has nothing to drive.
@@ -204,7 +217,7 @@ public sealed partial class ScheduleGrain(
         }
 
         await FireSafelyAsync();
-        if (Live is { Buffered: null } state && Spec().Next(Max(state.LastOccurrence, state.CreatedAt)!.Value) is null)
+        if (Live is { } state && ScheduleDecider.Finished(state, Spec()))
         {
             // Past endAt with nothing waiting: no tick will ever find work again.
             await DisarmAsync();
@@ -216,20 +229,14 @@ public sealed partial class ScheduleGrain(
     {
         try
         {
-            if (_stale)
-            {
-                await schedule.ReadStateAsync();
-                _spec = null;
-                _stale = false;
-            }
+            await _schedule.RefreshIfStaleAsync();
 
-            await FireDueAsync();
+            // Memory goes back to the state before on a failure; occurrence job ids keep a retry from making a second job.
+            await _schedule.ChangeAsync(FireDueAsync);
             return true;
         }
         catch (Exception ex)
         {
-            // Memory may be ahead of storage now; occurrence job ids keep a retry from making a second job.
-            _stale = true;
             LogFireFailed(ex, Id);
             return false;
         }
@@ -238,6 +245,7 @@ public sealed partial class ScheduleGrain(
     private async Task<ScheduleResult> ApplyDefinitionAsync(ScheduleDefinition definition, string? codeHash)
     {
         ArgumentNullException.ThrowIfNull(definition);
+        await _schedule.RefreshIfStaleAsync();
         var errors = await ValidateAsync(definition);
         if (errors.Count > 0)
         {
@@ -258,7 +266,7 @@ public sealed partial class ScheduleGrain(
             await GrainFactory.GetGrain<IScheduleDirectoryGrain>(0).AddAsync(Id);
         }
 
-        schedule.State = existing is null
+        await _schedule.WriteAsync(existing is null
             ? new ScheduleState
             {
                 Definition = definition,
@@ -267,13 +275,11 @@ public sealed partial class ScheduleGrain(
                 LastOccurrence = now,
                 // A code-declared schedule deleted and re-created keeps its code hash (so start-ups do not undo an API
                 // change), and starts afresh otherwise: not paused.
-                CodeHash = codeHash ?? (schedule.RecordExists ? schedule.State.CodeHash : null),
+                CodeHash = codeHash ?? (_schedule.RecordExists ? _schedule.State.CodeHash : null),
             }
-            : existing with { Definition = definition, UpdatedAt = now, CodeHash = codeHash ?? existing.CodeHash, Deleted = false };
-        await schedule.WriteStateAsync();
-        _spec = null;
+            : existing with { Definition = definition, UpdatedAt = now, CodeHash = codeHash ?? existing.CodeHash, Deleted = false });
         LogUpserted(Id, existing is null ? "created" : "replaced");
-        if (!schedule.State.Paused)
+        if (!_schedule.State.Paused)
         {
             await EnsureReminderAsync();
             Arm();
@@ -306,7 +312,7 @@ public sealed partial class ScheduleGrain(
         return errors;
     }
 
-    /// <summary>Fires what is due: on-time occurrences, and missed ones as the misfire policy says.</summary>
+    /// <summary>Fires what is due: gathers the facts, asks <see cref="ScheduleDecider"/> and carries its steps out.</summary>
     private async Task FireDueAsync()
     {
         if (Live is not { Paused: false } state)
@@ -316,96 +322,77 @@ public sealed partial class ScheduleGrain(
 
         var now = time.GetUtcNow();
         var spec = Spec();
-        var changed = false;
-
-        // A buffered occurrence runs once the job it waited for has finished.
-        if (state.Buffered is { } buffered && !await PreviousJobRunningAsync(state))
+        var previous = ScheduleDecider.NeedsPreviousStatus(state, spec, now) ? await PreviousJobStatusAsync(state) : null;
+        var decision = ScheduleDecider.Decide(Id, state, spec, now, JitterOf(state), previous);
+        if (decision.Missed is { } missed)
         {
-            schedule.State = schedule.State with { Buffered = null };
-            await FireAsync(buffered, "buffered", ignoreOverlap: true);
-            changed = true;
+            metrics.OccurrencesMissed(state.Definition.Type, run: missed.Run, skipped: missed.Skipped);
         }
 
-        var after = state.LastOccurrence ?? state.CreatedAt;
-        var windowStart = Max(after, now - state.Definition.CatchUpWindow - MisfireGrace)!.Value;
-        if (spec.Next(after) is { } first && first <= now)
+        if (decision.ReleaseBuffered)
         {
-            // Only the occurrences inside the catch-up window can matter, and of those at most the newest 1,000.
-            var due = spec.LatestBetween(windowStart, now, MaxBackfill);
-            var missed = due.Where(o => now - o > MisfireGrace).ToList();
-            var onTime = due.Where(o => now - o <= MisfireGrace).ToList();
-            var fire = state.Definition.Misfire switch
-            {
-                MisfirePolicy.RunAll => missed,
-                MisfirePolicy.RunOnce => missed.Count > 0 ? [missed[^1]] : [],
-                _ => [],
-            };
-            metrics.OccurrencesMissed(state.Definition.Type, run: fire.Count, skipped: missed.Count - fire.Count);
-            foreach (var skipped in missed.Except(fire).TakeLast(RecentRunsKept))
-            {
-                schedule.State = Record(schedule.State, new ScheduleRun
-                {
-                    Occurrence = skipped,
-                    Skipped = $"missed while no silo could fire it (misfire: {state.Definition.Misfire})",
-                    Kind = "catchUp",
-                    FiredAt = now,
-                });
-            }
-
-            foreach (var occurrence in fire)
-            {
-                await FireAsync(occurrence, "catchUp");
-            }
-
-            foreach (var occurrence in onTime)
-            {
-                await FireAsync(occurrence, "scheduled");
-            }
-
-            // Everything up to now is handled, fired or not: never again (what lay before the window is let go).
-            schedule.State = schedule.State with { LastOccurrence = due.Count > 0 ? Max(due[^1], after) : now };
-            changed = true;
+            _schedule.State = _schedule.State with { Buffered = null };
         }
 
-        if (changed)
+        await CarryOutAsync(decision.Candidates, decision.Steps);
+        if (decision.LastOccurrence is { } last)
         {
-            await schedule.WriteStateAsync();
+            _schedule.State = _schedule.State with { LastOccurrence = last };
+        }
+
+        if (decision.Changed)
+        {
+            await _schedule.WriteStateAsync();
         }
     }
 
-    /// <summary>Enqueues the occurrence's job, unless the overlap policy says otherwise; records what happened.</summary>
-    private async Task<ScheduleRun> FireAsync(DateTimeOffset occurrence, string kind, bool ignoreOverlap = false)
+    /// <summary>
+    /// Carries out the steps in order, recording each as a run; returns the ids of the jobs made. When an enqueue
+    /// shows the decider's assumption wrong (no job was made, or it existed and has finished), the remaining candidates
+    /// are decided again on the facts as they now are.
+    /// </summary>
+    private async Task<List<string>> CarryOutAsync(IReadOnlyList<ScheduleCandidate> candidates, IReadOnlyList<ScheduleStep> steps)
     {
-        var state = schedule.State;
-        var now = time.GetUtcNow();
-        if (!ignoreOverlap && state.Definition.Overlap != OverlapPolicy.Allow && state.LastJobId is { } previous
-            && await PreviousJobRunningAsync(state))
+        var made = new List<string>();
+        for (var i = 0; i < steps.Count; i++)
         {
-            switch (state.Definition.Overlap)
+            var now = time.GetUtcNow();
+            switch (steps[i])
             {
-                case OverlapPolicy.Skip:
-                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = $"overlap: the previous job {previous} has not finished" });
-                case OverlapPolicy.BufferOne when state.Buffered is null:
-                    schedule.State = state with { Buffered = occurrence };
-                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = $"buffered: runs when {previous} finishes" });
-                case OverlapPolicy.BufferOne:
-                    return Keep(new ScheduleRun { Occurrence = occurrence, Kind = kind, FiredAt = now, Skipped = "overlap: an occurrence is already buffered" });
-                case OverlapPolicy.CancelOther:
-                    await GrainFactory.GetGrain<IJobGrain>(previous).CancelAsync();
+                case ScheduleStep.Skip skip:
+                    _schedule.State = Record(_schedule.State, new ScheduleRun { Occurrence = skip.Occurrence, Kind = skip.Kind, FiredAt = now, Skipped = skip.Reason });
+                    break;
+                case ScheduleStep.Buffer buffer:
+                    _schedule.State = Record(_schedule.State with { Buffered = buffer.Occurrence }, new ScheduleRun { Occurrence = buffer.Occurrence, Kind = buffer.Kind, FiredAt = now, Skipped = buffer.Reason });
+                    break;
+                case ScheduleStep.Enqueue enqueue:
+                    if (enqueue.CancelFirst is { } previous)
+                    {
+                        await GrainFactory.GetGrain<IJobGrain>(previous).CancelAsync();
+                    }
+
+                    var state = _schedule.State;
+                    var run = await EnqueueAsync(state, enqueue.JobId, enqueue.Occurrence, enqueue.RunAt ?? now, enqueue.Kind);
+                    _schedule.State = Record(_schedule.State, run) with { LastJobId = run.JobId ?? _schedule.State.LastJobId };
+                    if (run.JobId is { } jobId)
+                    {
+                        made.Add(jobId);
+                    }
+
+                    if (i + 1 < steps.Count && (run.JobId is null || run.Status is { } status && status.IsTerminal()))
+                    {
+                        var facts = run.JobId is null
+                            ? OverlapFacts.Of(_schedule.State, await PreviousJobStatusAsync(_schedule.State))
+                            : OverlapFacts.Of(_schedule.State, run.Status);
+                        var rest = candidates.Skip(i + 1).ToList();
+                        steps = [.. steps.Take(i + 1), .. ScheduleDecider.Resolve(Id, state.Definition.Overlap, rest, facts, now, JitterOf(state))];
+                    }
+
                     break;
             }
         }
 
-        var runAt = occurrence + ScheduleSpec.JitterFor(Id, occurrence, state.Definition.Jitter);
-        var run = await EnqueueAsync(state, ScheduleId.JobIdFor(Id, occurrence), occurrence, runAt, kind);
-        schedule.State = schedule.State with { LastJobId = run.JobId ?? schedule.State.LastJobId };
-        return Keep(run);
-
-        ScheduleRun Keep(ScheduleRun r)
-        {
-            schedule.State = Record(schedule.State, r);
-            return r;
-        }
+        return made;
     }
 
     private async Task<ScheduleRun> EnqueueAsync(ScheduleState state, string jobId, DateTimeOffset occurrence, DateTimeOffset runAt, string kind)
@@ -428,36 +415,28 @@ public sealed partial class ScheduleGrain(
         }
     }
 
-    private async Task<bool> PreviousJobRunningAsync(ScheduleState state) =>
-        state.LastJobId is { } previous
-        && await GrainFactory.GetGrain<IJobGrain>(previous).GetSnapshotAsync() is { } job
-        && !job.Status.IsTerminal();
+    /// <summary>The status of the schedule's latest job; null when there is none or it is gone.</summary>
+    private async Task<JobStatus?> PreviousJobStatusAsync(ScheduleState state) =>
+        state.LastJobId is { } previous ? (await GrainFactory.GetGrain<IJobGrain>(previous).GetSnapshotAsync())?.Status : null;
 
-    /// <summary>A one-shot timer for the next instant to look at: the next occurrence, or soon while one is buffered.</summary>
+    private Func<DateTimeOffset, TimeSpan> JitterOf(ScheduleState state)
+    {
+        var (id, jitter) = (Id, state.Definition.Jitter);
+        return occurrence => ScheduleSpec.JitterFor(id, occurrence, jitter);
+    }
+
+    /// <summary>A one-shot timer for the next instant to look at (see <see cref="ScheduleDecider.WakeAt"/>).</summary>
     private void Arm(TimeSpan minimumWait = default)
     {
         _timer?.Dispose();
         _timer = null;
-        if (Live is not { Paused: false } state)
-        {
-            return;
-        }
-
         var now = time.GetUtcNow();
-        var next = Spec().Next(Max(state.LastOccurrence, state.CreatedAt)!.Value);
-        if (next is null && state.Buffered is null)
+        if (Live is not { Paused: false } state || ScheduleDecider.WakeAt(state, Spec(), now, minimumWait) is not { } wakeAt)
         {
             return;
         }
 
-        var wait = next is { } n ? n - now : LongestWait;
-        if (state.Buffered is not null && wait > TimeSpan.FromSeconds(1))
-        {
-            // Look again soon for the job the buffered occurrence waits for.
-            wait = TimeSpan.FromSeconds(1);
-        }
-
-        wait = wait < minimumWait ? minimumWait : wait > LongestWait ? LongestWait : wait;
+        var wait = wakeAt - now;
         _timer = this.RegisterGrainTimer(async () =>
         {
             // After a failure (storage down) the next try waits a second rather than spinning.
@@ -469,25 +448,35 @@ public sealed partial class ScheduleGrain(
     private async Task EnsureReminderAsync()
     {
         var period = options.Value.RecoveryInterval;
-        await this.RegisterOrUpdateReminder(TickReminder, period, period);
+        await _tick.SetAsync(this, period, period);
     }
 
     private async Task DisarmAsync()
     {
         _timer?.Dispose();
         _timer = null;
-        if (await this.GetReminder(TickReminder) is { } reminder)
+        if (await _tick.RemoveAsync(this) is { } error)
         {
-            await this.UnregisterReminder(reminder);
+            LogTickNotRemoved(error, Id);
         }
     }
 
-    private ScheduleSpec Spec() => _spec ??= ScheduleSpec.Of(schedule.State.Definition).Spec
-        ?? throw new InvalidOperationException($"Schedule '{Id}' holds a definition that no longer parses.");
+    private ScheduleSpec Spec()
+    {
+        var definition = _schedule.State.Definition;
+        if (_spec is not { } cached || !ReferenceEquals(cached.Definition, definition))
+        {
+            var spec = ScheduleSpec.Of(definition).Spec
+                ?? throw new InvalidOperationException($"Schedule '{Id}' holds a definition that no longer parses.");
+            _spec = cached = (definition, spec);
+        }
+
+        return cached.Spec;
+    }
 
     private async Task<ScheduleSnapshot> SnapshotAsync()
     {
-        var state = schedule.State;
+        var state = _schedule.State;
         var next = new List<DateTimeOffset>();
         var cursor = Max(state.LastOccurrence, time.GetUtcNow())!.Value;
         while (next.Count < 5 && Spec().Next(cursor) is { } n)
@@ -552,6 +541,9 @@ public sealed partial class ScheduleGrain(
 
     [LoggerMessage(807, LogLevel.Warning, "Schedule {ScheduleId} could not fire what is due; retrying")]
     private partial void LogFireFailed(Exception exception, string scheduleId);
+
+    [LoggerMessage(808, LogLevel.Warning, "Schedule {ScheduleId} could not remove its reminder; its next tick tries again")]
+    private partial void LogTickNotRemoved(Exception exception, string scheduleId);
 
     [LoggerMessage(806, LogLevel.Error, "Schedule {ScheduleId} declared in code is invalid and was not applied: {Errors}")]
     private partial void LogInvalidCodeSchedule(string scheduleId, string errors);

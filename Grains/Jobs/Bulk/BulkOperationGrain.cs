@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansTasks.Infrastructure;
 using OrleansTasks.Jobs.Store;
 
 namespace OrleansTasks.Jobs.Bulk;
@@ -23,7 +24,7 @@ namespace OrleansTasks.Jobs.Bulk;
 /// </remarks>
 [GrainType("bulkop")]
 public sealed partial class BulkOperationGrain(
-    [PersistentState("operation", StorageNames.Operations)] IPersistentState<BulkOperationState> operation,
+    [PersistentState("operation", StorageNames.Operations)] IPersistentState<BulkOperationState> storage,
     IJobStore store,
     IOptions<JobsOptions> options,
     [FromKeyedServices(JobClock.Key)] TimeProvider time,
@@ -41,12 +42,16 @@ public sealed partial class BulkOperationGrain(
 
     private const string ResumeReminder = "resume";
 
+    // Queries must never show progress that may not be stored: a failed write puts memory back, read again before the
+    // next step.
+    private readonly StoredState<BulkOperationState> _operation = new(storage);
+
+    // A reminder without an operation removes itself at its tick, so removing it is best effort.
+    private readonly ReminderSlot _resume = new(ResumeReminder);
+
     private IGrainTimer? _timer;
 
-    // Set when a write failed: storage may or may not hold it, so memory is not trusted until read again.
-    private bool _stale;
-
-    private BulkOperationState? State => operation.RecordExists ? operation.State : null;
+    private BulkOperationState? State => _operation.Current;
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -82,7 +87,7 @@ public sealed partial class BulkOperationGrain(
             throw new ArgumentException($"The filter is invalid: {string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(" ", e.Value)}"))}", nameof(filter));
         }
 
-        await RefreshIfStaleAsync();
+        await _operation.RefreshIfStaleAsync();
         if (State is { } existing)
         {
             return existing.Action == action && SameFilter(existing.Filter, filter)
@@ -101,7 +106,7 @@ public sealed partial class BulkOperationGrain(
         {
             // Reminder first: a reminder without an operation removes itself, while an operation without a reminder
             // would stop for good at the first crash.
-            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.RecoveryInterval, options.Value.RecoveryInterval);
+            await _resume.SetAsync(this, options.Value.RecoveryInterval, options.Value.RecoveryInterval);
         }
 
         await WriteAsync(state);
@@ -128,7 +133,8 @@ public sealed partial class BulkOperationGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        await RefreshIfStaleAsync();
+        _resume.Ticked();
+        await _operation.RefreshIfStaleAsync();
         if (State is { Completed: false })
         {
             EnsureRunning();
@@ -152,7 +158,7 @@ public sealed partial class BulkOperationGrain(
     {
         try
         {
-            await RefreshIfStaleAsync();
+            await _operation.RefreshIfStaleAsync();
             if (State is { Completed: false } state)
             {
                 await StepAsync(state, cancellationToken);
@@ -305,37 +311,13 @@ public sealed partial class BulkOperationGrain(
 
     private async Task UnregisterReminderAsync()
     {
-        if (await this.GetReminder(ResumeReminder) is { } reminder)
+        if (await _resume.RemoveAsync(this) is { } error)
         {
-            await this.UnregisterReminder(reminder);
+            LogReminderNotRemoved(error, Id);
         }
     }
 
-    private async Task WriteAsync(BulkOperationState next)
-    {
-        var before = operation.State;
-        operation.State = next;
-        try
-        {
-            await operation.WriteStateAsync();
-        }
-        catch
-        {
-            // Queries must never show progress that may not be stored; reload before the next step.
-            operation.State = before;
-            _stale = true;
-            throw;
-        }
-    }
-
-    private async Task RefreshIfStaleAsync()
-    {
-        if (_stale)
-        {
-            await operation.ReadStateAsync();
-            _stale = false;
-        }
-    }
+    private Task WriteAsync(BulkOperationState next) => _operation.WriteAsync(next);
 
     private BulkOperationStatus Status(BulkOperationState state) => new()
     {
@@ -373,6 +355,9 @@ public sealed partial class BulkOperationGrain(
 
     [LoggerMessage(902, LogLevel.Warning, "Bulk operation {OperationId}: a step failed; it resumes from its stored page at the next reminder tick")]
     private partial void LogStepFailed(Exception exception, string operationId);
+
+    [LoggerMessage(904, LogLevel.Warning, "Bulk operation {OperationId}: its reminder could not be removed; its next tick tries again")]
+    private partial void LogReminderNotRemoved(Exception exception, string operationId);
 
     [LoggerMessage(903, LogLevel.Warning, "Bulk operation {OperationId}: {Count} jobs of a page failed with an error (the first is attached) and count as failed")]
     private partial void LogJobsFailed(Exception exception, string operationId, int count);
