@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using OrleansTasks.Infrastructure;
 using OrleansTasks.Observability;
 
 namespace OrleansTasks.Jobs;
@@ -49,10 +50,11 @@ public sealed partial class JobGrain(
     private CancellationTokenSource? _handOff;
     private string? _handOffReason;
 
-    private JobWakeUp? _wakeUpField;
+    // The wake-up reminder, for a job waiting for its time or finishing with a webhook (JobStateMachine's remarks).
+    private readonly ReminderSlot _wakeUp = new("wake-up");
 
-    // Set when a write failed: storage may or may not hold it, so memory is not trusted until read again.
-    private bool _stale;
+    // Memory never ahead of storage: after a failed write the state before it, stale until read again.
+    private readonly StoredState<JobState> _job = new(job);
 
     // The worker slot held for the attempt this activation began, and when that attempt was planned to start.
     private IDisposable? _slot;
@@ -60,10 +62,6 @@ public sealed partial class JobGrain(
 
     // A handler of this job that ignored its token and still runs; the next attempt here waits for it.
     private Task? _abandoned;
-
-    // While a transition's writes are in flight, queries see the state before it: a write that fails must never
-    // have been shown.
-    private (bool Active, JobState? Before) _writing;
 
     // Transitions come from the pump and from client calls (cancel, requeue, delete), interleaved at awaits: one at a
     // time, each decided on the state the previous one left.
@@ -75,9 +73,7 @@ public sealed partial class JobGrain(
     // Keeps the activation while an abandoned handler of this job still runs.
     private IGrainTimer? _abandonedWatch;
 
-    private JobState? State => job.RecordExists ? job.State : null;
-
-    private JobWakeUp WakeUp => _wakeUpField ??= new JobWakeUp(this, options.Value.RecoveryInterval);
+    private JobState? State => _job.Current;
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -177,7 +173,9 @@ public sealed partial class JobGrain(
     public async Task<JobSnapshot?> GetSnapshotAsync()
     {
         await RefreshAsync();
-        var visible = _writing.Active ? _writing.Before : State;
+        // While a transition's writes are in flight, queries see the state before it: a write that fails must never
+        // have been shown.
+        var visible = _job.Visible;
         if (visible is not { } state || (state.Status.IsTerminal() && _pump is null))
         {
             // Lookups of finished or unknown jobs must not pile up activations.
@@ -245,7 +243,7 @@ public sealed partial class JobGrain(
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        WakeUp.Forget();
+        _wakeUp.Ticked();
         return WakeAsync();
     }
 
@@ -321,10 +319,9 @@ public sealed partial class JobGrain(
 
         // "No record" (which removes the wake-up for good) is decided only on a fresh read: a write whose reply was
         // lost may have stored a job this activation does not know about.
-        if (_stale || State is null)
+        if (_job.IsStale || State is null)
         {
-            await job.ReadStateAsync();
-            _stale = false;
+            await _job.ReadAsync();
         }
 
         await ApplyAsync(new JobEvent.WakeUp(time.GetUtcNow()));
@@ -334,11 +331,9 @@ public sealed partial class JobGrain(
     /// <summary>Reads storage again after a failed write, and lets a finished job whose retention has ended go.</summary>
     private async Task RefreshAsync()
     {
-        if (_stale)
+        if (await _job.RefreshIfStaleAsync())
         {
-            await job.ReadStateAsync();
-            WakeUp.Forget();
-            _stale = false;
+            _wakeUp.Forget();
         }
 
         var looked = new JobEvent.Looked(time.GetUtcNow());
@@ -371,69 +366,74 @@ public sealed partial class JobGrain(
 
     private async Task ExecuteAsync(JobTransition transition)
     {
-        var before = job.State;
         if (State is null && transition.Next is not null)
         {
-            WakeUp.Created();
-        }
-
-        _writing = (true, State);
-        if (transition.Next is { } next)
-        {
-            job.State = next;
+            _wakeUp.AssumeAbsent();
         }
 
         try
         {
-            foreach (var effect in transition.Effects)
+            await _job.ChangeAsync(async () =>
             {
-                switch (effect)
+                if (transition.Next is { } next)
                 {
-                    case JobEffect.SetWakeUp set:
-                        await WakeUp.SetAsync(set.DueIn);
-                        break;
-                    case JobEffect.DeliverCallback when await webhooks.TryEnqueueAsync(GrainFactory, Id, job.State):
-                        await ClearWakeUpAsync();
-                        break;
-                    case JobEffect.DeliverCallback deliver:
-                        // Not enqueued: keep the wake-up, ticking soon, so its tick enqueues the delivery.
-                        if (await WakeUp.TryMoveAsync(deliver.KeepWakeUpIn) is { } notMoved)
-                        {
-                            webhooks.LogWakeUpNotMoved(notMoved, Id);
-                        }
-
-                        break;
-                    case var _ when effect == JobEffect.WriteState:
-                        await job.WriteStateAsync();
-                        break;
-                    case var _ when effect == JobEffect.ClearWakeUp:
-                        await ClearWakeUpAsync();
-                        break;
-                    case var _ when effect == JobEffect.ClearState:
-                        await job.ClearStateAsync();
-                        break;
-                    case var _ when effect == JobEffect.Deactivate:
-                        DeactivateWhenIdle();
-                        break;
-                    case var _ when effect == JobEffect.Relocate:
-                        Relocate();
-                        break;
+                    _job.State = next;
                 }
-            }
+
+                foreach (var effect in transition.Effects)
+                {
+                    await ExecuteAsync(effect);
+                }
+            });
         }
         catch
         {
-            // Storage may or may not have taken the write (a lost reply): memory must never run ahead of it. Go back
-            // to what was there, read storage again before the next decision, and let this activation go.
-            job.State = before;
-            _stale = true;
-            WakeUp.Forget();
+            // Storage may or may not have taken the write (a lost reply): memory is back to what was there and is read
+            // again before the next decision; let this activation go.
+            _wakeUp.Forget();
             DeactivateOnIdle();
             throw;
         }
-        finally
+    }
+
+    private async Task ExecuteAsync(JobEffect effect)
+    {
+        switch (effect)
         {
-            _writing = default;
+            case JobEffect.SetWakeUp set:
+                await _wakeUp.SetAsync(this, set.DueIn, options.Value.RecoveryInterval);
+                break;
+            case JobEffect.DeliverCallback when await webhooks.TryEnqueueAsync(GrainFactory, Id, _job.State):
+                await ClearWakeUpAsync();
+                break;
+            case JobEffect.DeliverCallback deliver:
+                // Not enqueued: keep the wake-up, ticking soon, so its tick enqueues the delivery.
+                try
+                {
+                    await _wakeUp.SetAsync(this, deliver.KeepWakeUpIn, options.Value.RecoveryInterval);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The old wake-up is still registered (or the write went through): a later tick enqueues it.
+                    webhooks.LogWakeUpNotMoved(ex, Id);
+                }
+
+                break;
+            case var _ when effect == JobEffect.WriteState:
+                await _job.WriteStateAsync();
+                break;
+            case var _ when effect == JobEffect.ClearWakeUp:
+                await ClearWakeUpAsync();
+                break;
+            case var _ when effect == JobEffect.ClearState:
+                await _job.ClearStateAsync();
+                break;
+            case var _ when effect == JobEffect.Deactivate:
+                DeactivateWhenIdle();
+                break;
+            case var _ when effect == JobEffect.Relocate:
+                Relocate();
+                break;
         }
     }
 
@@ -451,7 +451,7 @@ public sealed partial class JobGrain(
 
     private async Task ClearWakeUpAsync()
     {
-        if (await WakeUp.TryClearAsync() is { } notCleared)
+        if (await _wakeUp.RemoveAsync(this) is { } notCleared)
         {
             LogWakeUpNotCleared(notCleared, Id);
         }
