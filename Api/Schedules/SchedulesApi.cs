@@ -9,8 +9,12 @@ using OrleansTasks.Schedules;
 
 namespace OrleansTasks.Api.Schedules;
 
-/// <summary>Retry and timeout options of a schedule's jobs.</summary>
-public sealed record ScheduleJobOptions(int? MaxRetries = null, TimeSpan? MinBackoff = null, TimeSpan? MaxBackoff = null, TimeSpan? Timeout = null);
+/// <summary>
+/// Retry and timeout options of a schedule's jobs; <c>maxAge</c>: an occurrence's job not started within this long of
+/// its enqueue ends cancelled as Expired without running (an instant, <c>startBy</c>, makes no sense per occurrence).
+/// </summary>
+public sealed record ScheduleJobOptions(int? MaxRetries = null, TimeSpan? MinBackoff = null, TimeSpan? MaxBackoff = null, TimeSpan? Timeout = null,
+    TimeSpan? MaxAge = null);
 
 /// <summary>
 /// <c>PUT /schedules/{id}</c> body: <c>type</c> and exactly one of <c>cron</c> and <c>every</c> are required.
@@ -81,7 +85,7 @@ public sealed record ScheduleResponse(
         using var payload = JsonDocument.Parse(d.PayloadJson);
         return new(s.Id, d.Type, payload.RootElement.Clone(), d.Cron, d.Every, d.TimeZone, d.StartAt?.UtcDateTime, d.EndAt?.UtcDateTime, d.Jitter,
             SchedulesApi.Name(d.Overlap), SchedulesApi.Name(d.Misfire), d.CatchUpWindow,
-            new ScheduleJobOptions(d.Options.MaxRetries, d.Options.MinBackoff, d.Options.MaxBackoff, d.Options.Timeout),
+            new ScheduleJobOptions(d.Options.MaxRetries, d.Options.MinBackoff, d.Options.MaxBackoff, d.Options.Timeout, d.Options.MaxAge),
             s.Paused, s.Note, [.. s.NextRuns.Select(n => n.UtcDateTime)],
             [.. s.RecentRuns.Select(r => new ScheduleRunResponse(r.Occurrence.UtcDateTime, r.Kind, r.JobId, r.Status?.ToWireName(), r.Skipped, r.FiredAt.UtcDateTime))],
             s.CreatedAt.UtcDateTime, s.UpdatedAt.UtcDateTime, s.LastOccurrence?.UtcDateTime, s.Buffered?.UtcDateTime);
@@ -171,6 +175,7 @@ public static class SchedulesApi
                 MinBackoff = request.Options?.MinBackoff,
                 MaxBackoff = request.Options?.MaxBackoff,
                 Timeout = request.Options?.Timeout,
+                MaxAge = request.Options?.MaxAge,
             },
         };
         var result = await schedules.UpsertAsync(id, definition);

@@ -75,7 +75,8 @@ public sealed record JobOptions
             errors["runAt"] = [$"lies more than {JobPolicy.DurationLimit.TotalDays} days ahead."];
         }
 
-        var firstRun = FirstRunAt(now);
+        // An invalid delay or runAt may not even make an instant; the limits below are then judged from now.
+        var firstRun = errors.Count == 0 ? FirstRunAt(now) : now;
         if (StartBy is not null && MaxAge is not null)
         {
             errors["startBy"] = ["give either startBy or maxAge, not both."];
@@ -83,6 +84,10 @@ public sealed record JobOptions
         else if (StartBy is { } startBy && startBy <= now)
         {
             errors["startBy"] = ["must lie after now."];
+        }
+        else if (StartBy is { } far && far > now + JobPolicy.DurationLimit)
+        {
+            errors["startBy"] = [$"lies more than {JobPolicy.DurationLimit.TotalDays} days ahead."];
         }
         else if (StartBy is { } late && late < firstRun)
         {

@@ -49,7 +49,7 @@ public sealed partial class JobGrain
     [LoggerMessage(7, LogLevel.Information, "Job {JobId} ({JobType}) handed off: {Why}")]
     private partial void LogHandedOff(string jobId, string jobType, string why);
 
-    [LoggerMessage(8, LogLevel.Error, "Job {JobId}: background processing failed; the activation is dropped and the wake-up reminder resumes it")]
+    [LoggerMessage(8, LogLevel.Error, "Job {JobId}: background processing failed; the activation is dropped and the recovery sweep (or its wake-up) resumes it")]
     private partial void LogPumpFailed(Exception exception, string jobId);
 
     [LoggerMessage(9, LogLevel.Warning, "Job {JobId}: could not remove its wake-up reminder; its next tick will")]

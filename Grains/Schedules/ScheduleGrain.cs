@@ -309,6 +309,11 @@ public sealed partial class ScheduleGrain(
             errors[field] = messages;
         }
 
+        if (definition.Options.StartBy is not null)
+        {
+            errors["startBy"] = ["is an instant, which makes no sense for every occurrence; use maxAge."];
+        }
+
         return errors;
     }
 

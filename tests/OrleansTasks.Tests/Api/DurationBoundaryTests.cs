@@ -33,6 +33,9 @@ public sealed class DurationBoundaryTests(ApiFixture api)
         ("runAt", ["now-PT15S", "now+P364DT23H59M"],
             ["now-PT45S", "now+P365DT1M", "9999-12-31T23:59:59Z", "9999-12-31T23:59:59.9999999Z", "0001-01-01T00:00:00Z",
              "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2001-01-01T00:00:00Z"]),
+        ("maxAge", ["P1D", "1.00:00:00", "P365D", "365.00:00:00"], ["PT0S", "-PT0.001S", "-P1D", "P365DT0.001S", "365.00:00:00.0010000", "P366D"]),
+        ("startBy", ["now+P1DT1M", "now+P364DT23H59M"],
+            ["now-PT1S", "now+P365DT1M", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2001-01-01T00:00:00Z"]),
     ];
 
     // Companions that make an accepted row acceptable (backoffs must be ordered) and keep its job from running
@@ -44,6 +47,8 @@ public sealed class DurationBoundaryTests(ApiFixture api)
         ["maxBackoff"] = "\"delay\":\"P1D\",\"minBackoff\":\"PT0.001S\"",
         ["delay"] = "\"maxRetries\":0",
         ["runAt"] = "\"maxRetries\":0",
+        ["maxAge"] = "\"delay\":\"P1D\"",
+        ["startBy"] = "\"delay\":\"P1D\"",
     };
 
     public static TheoryData<string, string, int> Table
@@ -58,7 +63,7 @@ public sealed class DurationBoundaryTests(ApiFixture api)
                     rows.Add(name, value, StatusCodes.Accepted);
                 }
 
-                foreach (var value in outside.Concat(name == "runAt" ? [] : Huge))
+                foreach (var value in outside.Concat(name is "runAt" or "startBy" ? [] : Huge))
                 {
                     rows.Add(name, value, StatusCodes.BadRequest);
                 }

@@ -55,6 +55,24 @@ public sealed class SchedulesApiTests(ApiFixture api)
         Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/schedules/{id}")).Status);
     }
 
+    [Fact]
+    public async Task AScheduleWithAMaxAgeGivesEachOccurrencesJobAStartDeadlineFromItsEnqueue()
+    {
+        var id = NewId("maxage");
+        var (status, body) = await SendAsync(HttpMethod.Put, $"/schedules/{id}", """{"type":"test_echo","payload":{"value":"fresh"},"every":"00:00:01","options":{"maxAge":"00:10:00"}}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal("00:10:00", body!["options"]!["maxAge"]!.GetValue<string>());
+
+        var fired = await Poll.UntilAsync(async () => (await SendAsync(HttpMethod.Get, $"/schedules/{id}")).Body!,
+            s => s["recentRuns"]!.AsArray().Any(r => r!["jobId"] is not null), timeout: TimeSpan.FromSeconds(60), what: "an occurrence to fire");
+        var jobId = fired["recentRuns"]!.AsArray().First(r => r!["jobId"] is not null)!["jobId"]!.GetValue<string>();
+        var job = await api.WaitForTerminalAsync(jobId);
+        Assert.Equal("succeeded", job["status"]!.GetValue<string>());
+        Assert.Equal("00:10:00", job["maxAge"]!.GetValue<string>());
+        Assert.Equal(Time(job["createdAt"]).AddMinutes(10), Time(job["startBy"]));
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/schedules/{id}")).Status);
+    }
+
     [Theory]
     [InlineData("""{"type":"test_echo","payload":{"value":"x"},"cron":"61 * * * *"}""", "cron")]
     [InlineData("""{"type":"test_echo","payload":{"value":"x"},"cron":"* * *"}""", "cron")]
@@ -67,6 +85,7 @@ public sealed class SchedulesApiTests(ApiFixture api)
     [InlineData("""{"type":"test_echo","payload":{"value":"x"},"cron":"* * * * *","misfire":"later"}""", "misfire")]
     [InlineData("""{"type":"test_echo","payload":{"value":"x"},"cron":"* * * * *","startAt":"2030-01-02T00:00:00Z","endAt":"2030-01-01T00:00:00Z"}""", "endAt")]
     [InlineData("""{"type":"test_echo","payload":{"value":"x"},"cron":"* * * * *","options":{"maxRetries":-1}}""", "maxRetries")]
+    [InlineData("""{"type":"test_echo","payload":{"value":"x"},"cron":"* * * * *","options":{"maxAge":"PT0S"}}""", "maxAge")]
     public async Task BadSchedulesAnswer400NamingTheFieldAndStoreNothing(string body, string field)
     {
         var id = NewId("bad");
