@@ -18,7 +18,7 @@ public sealed record EnqueueRequest(
 [GenerateSerializer, Alias("OrleansTasks.EnqueueOutcome")]
 public enum EnqueueOutcome
 {
-    /// <summary>A new job was persisted and its wake-up registered.</summary>
+    /// <summary>A new job was persisted (with its wake-up when it waits for a time).</summary>
     Created = 0,
 
     /// <summary>The id already names a job with the same type and payload: that job is returned, nothing new runs.</summary>

@@ -70,28 +70,49 @@ public sealed class StoredState<T>(IPersistentState<T> storage)
     public async Task<TResult> ChangeAsync<TResult>(Func<Task<TResult>> change)
     {
         ArgumentNullException.ThrowIfNull(change);
-        var before = storage.State;
-        if (_depth++ == 0)
-        {
-            _visibleBefore = Current;
-        }
-
+        var before = Begin();
         try
         {
             return await change();
         }
         catch
         {
-            storage.State = before;
-            MarkStale();
+            Fail(before);
             throw;
         }
         finally
         {
-            if (--_depth == 0)
-            {
-                _visibleBefore = null;
-            }
+            End();
+        }
+    }
+
+    /// <summary>
+    /// Begins a change without a delegate (for a grain's hot path): returns the state to restore, which goes to
+    /// <see cref="Fail"/> if the change throws; <see cref="End"/> in a finally either way.
+    /// </summary>
+    public T Begin()
+    {
+        if (_depth++ == 0)
+        {
+            _visibleBefore = Current;
+        }
+
+        return storage.State;
+    }
+
+    /// <summary>The change begun by <see cref="Begin"/> failed: memory goes back to <paramref name="before"/>, stale.</summary>
+    public void Fail(T before)
+    {
+        storage.State = before;
+        MarkStale();
+    }
+
+    /// <summary>Ends the change begun by <see cref="Begin"/>.</summary>
+    public void End()
+    {
+        if (--_depth == 0)
+        {
+            _visibleBefore = null;
         }
     }
 

@@ -305,69 +305,75 @@ public sealed partial class JobGrain(
             _wakeUp.AssumeAbsent();
         }
 
+        // One change of the stored state (StoredState's contract), without a delegate: this runs several times per job.
+        var before = _job.Begin();
         try
         {
-            await _job.ChangeAsync(async () =>
+            if (transition.Next is { } next)
             {
-                if (transition.Next is { } next)
-                {
-                    _job.State = next;
-                }
+                _job.State = next;
+            }
 
-                foreach (var effect in transition.Effects)
+            foreach (var effect in transition.Effects)
+            {
+                switch (effect)
                 {
-                    await ExecuteAsync(effect);
+                    case JobEffect.SetWakeUp set:
+                        await _wakeUp.SetAsync(this, set.DueIn, options.Value.RecoveryInterval);
+                        break;
+                    case JobEffect.DeliverCallback deliver:
+                        await DeliverCallbackAsync(deliver);
+                        break;
+                    case var _ when effect == JobEffect.WriteState:
+                        await _job.WriteStateAsync();
+                        break;
+                    case var _ when effect == JobEffect.ClearWakeUp:
+                        await ClearWakeUpAsync();
+                        break;
+                    case var _ when effect == JobEffect.ClearState:
+                        await _job.ClearStateAsync();
+                        break;
+                    case var _ when effect == JobEffect.Deactivate:
+                        DeactivateWhenIdle();
+                        break;
+                    case var _ when effect == JobEffect.Relocate:
+                        Relocate();
+                        break;
                 }
-            });
+            }
         }
         catch
         {
             // Storage may or may not have taken the write (a lost reply): memory is back to what was there and is read
             // again before the next decision; let this activation go.
+            _job.Fail(before);
             _wakeUp.Forget();
             DeactivateOnIdle();
             throw;
         }
+        finally
+        {
+            _job.End();
+        }
     }
 
-    private async Task ExecuteAsync(JobEffect effect)
+    private async Task DeliverCallbackAsync(JobEffect.DeliverCallback deliver)
     {
-        switch (effect)
+        if (await webhooks.TryEnqueueAsync(GrainFactory, Id, _job.State))
         {
-            case JobEffect.SetWakeUp set:
-                await _wakeUp.SetAsync(this, set.DueIn, options.Value.RecoveryInterval);
-                break;
-            case JobEffect.DeliverCallback when await webhooks.TryEnqueueAsync(GrainFactory, Id, _job.State):
-                await ClearWakeUpAsync();
-                break;
-            case JobEffect.DeliverCallback deliver:
-                // Not enqueued: keep the wake-up, ticking soon, so its tick enqueues the delivery.
-                try
-                {
-                    await _wakeUp.SetAsync(this, deliver.KeepWakeUpIn, options.Value.RecoveryInterval);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // The old wake-up is still registered (or the write went through): a later tick enqueues it.
-                    webhooks.LogWakeUpNotMoved(ex, Id);
-                }
+            await ClearWakeUpAsync();
+            return;
+        }
 
-                break;
-            case var _ when effect == JobEffect.WriteState:
-                await _job.WriteStateAsync();
-                break;
-            case var _ when effect == JobEffect.ClearWakeUp:
-                await ClearWakeUpAsync();
-                break;
-            case var _ when effect == JobEffect.ClearState:
-                await _job.ClearStateAsync();
-                break;
-            case var _ when effect == JobEffect.Deactivate:
-                DeactivateWhenIdle();
-                break;
-            case var _ when effect == JobEffect.Relocate:
-                Relocate();
-                break;
+        // Not enqueued: keep the wake-up, ticking soon, so its tick enqueues the delivery.
+        try
+        {
+            await _wakeUp.SetAsync(this, deliver.KeepWakeUpIn, options.Value.RecoveryInterval);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The old wake-up is still registered (or the write went through): a later tick enqueues it.
+            webhooks.LogWakeUpNotMoved(ex, Id);
         }
     }
 

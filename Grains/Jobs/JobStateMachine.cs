@@ -147,8 +147,14 @@ public sealed class InvalidJobTransitionException(string message) : InvalidOpera
 /// What the executor knows in memory when it decides, beside the stored state and the event: everything a decision
 /// depends on comes in here, so every decision is a pure function of (state, event, facts).
 /// </summary>
-public sealed record JobFacts
+/// <remarks>A value, not an object: the executor builds one for every decision, several per job.</remarks>
+public readonly record struct JobFacts
 {
+    /// <summary>Facts with the documented defaults.</summary>
+    public JobFacts()
+    {
+    }
+
     /// <summary>The job's id (for the sentences of refusals).</summary>
     public required string JobId { get; init; }
 
@@ -265,7 +271,6 @@ public static class JobStateMachine
     public static JobDecision Apply(JobState? state, JobEvent e, JobFacts facts)
     {
         ArgumentNullException.ThrowIfNull(e);
-        ArgumentNullException.ThrowIfNull(facts);
         var decision = Decide(state, e, facts);
 
         // Every stored transition is one version further: the id of the job's live events.
@@ -364,7 +369,6 @@ public static class JobStateMachine
     /// <summary>What the pump does next for the job in <paramref name="state"/>.</summary>
     public static JobStep NextStep(JobState? state, JobFacts facts, DateTimeOffset now)
     {
-        ArgumentNullException.ThrowIfNull(facts);
         return state switch
         {
             null => JobStep.Stop,
@@ -400,7 +404,6 @@ public static class JobStateMachine
     /// <summary>Why the job is not running now; null for a running job without a pending cancel and for a finished job.</summary>
     public static JobWaitingFor? WaitingFor(JobState? state, JobFacts facts, DateTimeOffset now)
     {
-        ArgumentNullException.ThrowIfNull(facts);
 
         // A job whose time has come waits for what a queued one waits for, whether or not "queued" is stored yet.
         if (state is { Status: JobStatus.Scheduled or JobStatus.Retrying, NextAttemptAt: var at } && (at is null || at <= now))
