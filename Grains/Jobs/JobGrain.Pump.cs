@@ -15,7 +15,17 @@ public sealed partial class JobGrain
             return;
         }
 
-        if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
+        if (reason.ReasonCode == DeactivationReasonCode.ApplicationRequested)
+        {
+            // This activation asked to go (a finished job, a wait too far off, a failed write): its pump is ending by
+            // itself, with nothing to cut short or to report.
+            await pump.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ContinueOnCapturedContext | ConfigureAwaitOptions.SuppressThrowing);
+            if (pump.IsCompleted)
+            {
+                return;
+            }
+        }
+        else if (reason.ReasonCode != DeactivationReasonCode.ShuttingDown)
         {
             // Not a stopping silo (a peer's crash took this activation's directory entry, say): the silo lives on, so
             // a running attempt is let finish and recorded as it ends; only waits are cut short. Only if it outlasts
